@@ -1,0 +1,98 @@
+"""The codec protocol.
+
+A v3 codec chain is ``array->array``* , one ``array->bytes``, ``bytes->bytes``*.
+Each codec is told the :class:`ChunkSpec` of its input (shape, dtype, fill
+value) when it is resolved, so shape and dtype changes (``transpose``,
+``numcodecs.fixedscaleoffset`` with ``astype``...) flow through the chain.
+
+A codec that cannot decode (corrupt data, bad checksum, wrong size) raises
+:class:`~zarr_engine.errors.ChunkCorruptError`; the chain adds the key.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+CodecKind = Literal["array_array", "array_bytes", "bytes_bytes"]
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """What a codec receives: the shape and dtype of one chunk and its fill value."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fill_value: Any = None
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+class Codec(ABC):
+    """One codec instance, configured. Instances are immutable and picklable."""
+
+    #: v3 name as written in zarr.json ("bytes", "zstd", "numcodecs.delta", ...)
+    name: ClassVar[str]
+    kind: ClassVar[CodecKind]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "Codec":
+        """Build from the ``configuration`` object of zarr.json (validate it)."""
+
+    @abstractmethod
+    def to_config(self) -> dict[str, Any]:
+        """The ``configuration`` object for zarr.json."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "configuration": self.to_config()}
+
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        """The spec of this codec's output given its input (array->array codecs only)."""
+        return spec
+
+    def validate(self, spec: ChunkSpec) -> None:
+        """Raise :class:`~zarr_engine.errors.CodecError` if this codec cannot take ``spec``."""
+
+    @abstractmethod
+    def encode(self, data: Any, spec: ChunkSpec) -> Any:
+        """array->array: ndarray -> ndarray; array->bytes: ndarray -> bytes-like;
+        bytes->bytes: bytes-like -> bytes-like."""
+
+    @abstractmethod
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
+        """Inverse of :meth:`encode`. ``spec`` is the *input* spec of this codec
+        (i.e. the spec of what decode must return). array->bytes codecs may
+        decode straight into ``out`` (C-contiguous, of ``spec``'s shape and dtype)
+        and return it."""
+
+    #: fixed encoded size in bytes for a given input size, if the codec has one
+    #: (needed for shard index chains): None when variable
+    def encoded_size(self, input_size: int) -> int | None:
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Codec) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(repr(self.to_json()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.to_config()!r})"
+
+
+class ArrayArrayCodec(Codec):
+    kind = "array_array"
+
+
+class ArrayBytesCodec(Codec):
+    kind = "array_bytes"
+
+
+class BytesBytesCodec(Codec):
+    kind = "bytes_bytes"

@@ -1,0 +1,75 @@
+"""The exception tree of zarr_engine.
+
+Everything a user can cause raises a subclass of :class:`ZarrEngineError`
+whose message names the node or key concerned and what is wrong.
+"""
+
+from __future__ import annotations
+
+
+class ZarrEngineError(Exception):
+    """Root of every error zarr_engine raises on purpose."""
+
+
+class MetadataError(ZarrEngineError, ValueError):
+    """Metadata is malformed, inconsistent or of an unsupported kind."""
+
+
+class UnsupportedError(MetadataError):
+    """Metadata names an extension (data type, codec, grid, ...) we cannot handle."""
+
+
+class CodecError(ZarrEngineError):
+    """A codec could not be built or could not encode."""
+
+
+class UnknownCodecError(CodecError, UnsupportedError):
+    """A codec name or id is not known; the message names the package providing it when known."""
+
+
+class ChunkCorruptError(ZarrEngineError):
+    """Stored bytes of a chunk (or shard) cannot be decoded: corrupt, truncated, wrong size, bad checksum."""
+
+
+class NodeNotFoundError(ZarrEngineError, FileNotFoundError):
+    """No array or group exists at the path asked for."""
+
+
+class ContainsNodeError(ZarrEngineError, FileExistsError):
+    """A node already exists where one is to be created (and overwrite is false)."""
+
+
+class NodeTypeError(ZarrEngineError, TypeError):
+    """A node is of the wrong kind (an array where a group was expected, or the reverse)."""
+
+
+class SelectionError(ZarrEngineError, IndexError):
+    """A selection is malformed or out of bounds."""
+
+
+class ShapeMismatchError(ZarrEngineError, ValueError):
+    """A value's shape cannot be broadcast to the selection it is assigned to."""
+
+
+class DTypeError(ZarrEngineError, TypeError):
+    """A value's data type cannot be stored in the array without loss or at all."""
+
+
+class StoreError(ZarrEngineError, OSError):
+    """A store failed permanently, or could not be opened."""
+
+
+class ReadOnlyError(StoreError, PermissionError):
+    """A write was attempted on a read-only store, array or group."""
+
+
+class InvalidKeyError(StoreError, ValueError):
+    """A key is malformed or could escape the store's root."""
+
+
+class AlignmentError(ZarrEngineError, ValueError):
+    """A parallel write would make two tasks write the same stored chunk."""
+
+
+class ConflictError(StoreError):
+    """A conditional write found the stored value changed by another writer."""

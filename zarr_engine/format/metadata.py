@@ -1,0 +1,153 @@
+"""The one internal model of array and group metadata, shared by v2 and v3.
+
+A v2 array is parsed into the same :class:`ArrayMetadata` as a v3 one: its
+``order="F"``, filters, dtype byte order and compressor become a codec chain
+(``transpose``, ``numcodecs.<id>`` filters, ``bytes``/object codec,
+``numcodecs.<id>`` compressor) held in :attr:`ArrayMetadata.codecs`, so the
+engine is written once. The v2 fields (``order``, ``filters``,
+``compressor``) are kept as well, so serialising goes back to the stored
+format byte for byte.
+
+Codec specifications are plain JSON-like dicts, always of the normalised form
+``{"name": str, "configuration": dict}``; this layer knows nothing of how a
+codec works.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .dtypes import DataType
+
+CodecSpec = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChunkKeyEncoding:
+    """How chunk grid coordinates become store keys (relative to the array's path)."""
+
+    name: Literal["default", "v2"] = "default"
+    separator: Literal["/", "."] = "/"
+
+    def encode(self, coords: tuple[int, ...]) -> str:
+        if self.name == "default":
+            return "c" + "".join(self.separator + str(c) for c in coords)
+        # "v2": no prefix; a 0-d array's only chunk is "0"
+        if not coords:
+            return "0"
+        return self.separator.join(str(c) for c in coords)
+
+    def decode(self, key: str) -> tuple[int, ...] | None:
+        """Grid coordinates of a chunk key, or None if ``key`` is not a chunk key of this encoding."""
+        try:
+            if self.name == "default":
+                if key == "c":
+                    return ()
+                if not key.startswith("c" + self.separator):
+                    return None
+                return tuple(int(p) for p in key[2:].split(self.separator))
+            return tuple(int(p) for p in key.split(self.separator))
+        except ValueError:
+            return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "configuration": {"separator": self.separator}}
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayMetadata:
+    """Metadata of one array, in either format."""
+
+    zarr_format: Literal[2, 3]
+    shape: tuple[int, ...]
+    #: the regular grid's chunk shape: for a sharded array, the *shard* shape
+    chunk_shape: tuple[int, ...]
+    data_type: DataType
+    #: a numpy scalar (or, for object data types, a Python object) of ``data_type``;
+    #: None only for a v2 array whose fill_value is null
+    fill_value: Any
+    #: the full v3 codec chain as normalised specs (derived for v2, see module doc)
+    codecs: tuple[CodecSpec, ...]
+    chunk_key_encoding: ChunkKeyEncoding = ChunkKeyEncoding()
+    attributes: dict[str, Any] = field(default_factory=dict)
+    dimension_names: tuple[str | None, ...] | None = None
+    # -- v2 only: what was (or will be) written in .zarray ------------------
+    order: Literal["C", "F"] = "C"
+    filters: tuple[dict[str, Any], ...] | None = None
+    compressor: dict[str, Any] | None = None
+    # -- v3 only ------------------------------------------------------------
+    storage_transformers: tuple[dict[str, Any], ...] = ()
+    #: unknown top-level fields with must_understand: false, kept for round trips
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+    node_type = "array"
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def dtype(self) -> Any:
+        """The numpy dtype of arrays read from (and written to) this array."""
+        return self.data_type.numpy_dtype
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        """Number of chunks along each axis."""
+        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.chunk_shape))
+
+    @property
+    def nchunks(self) -> int:
+        return math.prod(self.grid_shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def chunk_key(self, coords: tuple[int, ...]) -> str:
+        """Store key of a chunk, relative to the array's path."""
+        return self.chunk_key_encoding.encode(coords)
+
+    def replace(self, **changes: Any) -> "ArrayMetadata":
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ArrayMetadata):
+            return NotImplemented
+        from .serialize import to_documents  # local: serialize imports this module
+
+        return to_documents(self) == to_documents(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class GroupMetadata:
+    """Metadata of one group, in either format."""
+
+    zarr_format: Literal[2, 3]
+    attributes: dict[str, Any] = field(default_factory=dict)
+    #: consolidated metadata of every node below this group, keyed by path
+    #: relative to it (``"a"``, ``"a/b"``), or None when there is none
+    consolidated: dict[str, "ArrayMetadata | GroupMetadata"] | None = None
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+    node_type = "group"
+
+    def replace(self, **changes: Any) -> "GroupMetadata":
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GroupMetadata):
+            return NotImplemented
+        from .serialize import to_documents
+
+        return to_documents(self) == to_documents(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+NodeMetadata = ArrayMetadata | GroupMetadata
