@@ -1,0 +1,221 @@
+"""A store on a local folder: one file per key."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from .base import Store, validate_key, validate_prefix
+
+#: Temporary files are named ``.<name>.<random>`` + this suffix; listings skip them.
+TEMP_SUFFIX = ".zetmp"
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def _normalise_range(size: int, start: int, end: int | None) -> tuple[int, int]:
+    """Turn python-slice style ``start``/``end`` into absolute offsets within ``size``."""
+    lo, hi, _ = slice(start, end).indices(size)
+    return lo, max(lo, hi)
+
+
+class LocalStore(Store):
+    """Keys are files below ``root``; ``set`` writes a temporary file then renames it.
+
+    Temporary files (a leading ``.`` and the suffix ``.zetmp``) never appear in
+    listings, so a key with that shape is not listable.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], read_only: bool = False, *, fsync: bool = False) -> None:
+        super().__init__(read_only=read_only)
+        self.root = Path(os.path.abspath(os.fspath(root)))
+        self.fsync = bool(fsync)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"cannot open {self.url}: it is a file, not a folder")
+
+    # -- identity -----------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return "file://" + self.root.as_posix()
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        return {}
+
+    def with_read_only(self, read_only: bool = True) -> "LocalStore":
+        return LocalStore(self.root, read_only=read_only, fsync=self.fsync)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LocalStore, (str(self.root), self.read_only), {"fsync": self.fsync})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.fsync = state.get("fsync", False)
+
+    def _path(self, key: str) -> str:
+        # validate_key already refuses '..', absolute paths, drive letters and
+        # backslashes, so the joined path cannot leave the root.
+        validate_key(key)
+        return os.path.join(self.root, *key.split("/"))
+
+    # -- reads --------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            # Unbuffered FileIO.read(n) allocates one bytes object of n bytes and
+            # reads straight into it: no intermediate buffer and no copy.
+            with open(path, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                data = f.read(size) if size else b""
+                if len(data) < size:  # very large files are read in several calls
+                    rest = bytearray(data)
+                    while len(rest) < size:
+                        more = f.read(size - len(rest))
+                        if not more:
+                            break
+                        rest += more
+                    data = bytes(rest)
+                return data
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        try:
+            lo, hi = _normalise_range(os.fstat(fd).st_size, start, end)
+            parts = []
+            while lo < hi:
+                piece = os.pread(fd, hi - lo, lo)
+                if not piece:
+                    break
+                parts.append(piece)
+                lo += len(piece)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        finally:
+            os.close(fd)
+
+    def exists(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
+
+    def getsize(self, key: str) -> int | None:
+        path = self._path(key)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if not os.path.isdir(path) else None
+
+    # -- writes -------------------------------------------------------------
+    def set(self, key: str, value: bytes) -> None:
+        self._check_writable(key)
+        path = self._path(key)
+        folder, name = os.path.split(path)
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+            raise StoreError(f"key {key!r} has the shape of a temporary file of {self.url}")
+        tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        # A concurrent delete() may remove an empty parent folder between our
+        # makedirs and open; recreate it and try again a few times.
+        for attempt in range(5):
+            try:
+                os.makedirs(folder, exist_ok=True)
+                with open(tmp, "wb") as f:
+                    f.write(value)
+                    if self.fsync:
+                        f.flush()
+                        os.fsync(f.fileno())
+                break
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
+            except NotADirectoryError as exc:
+                raise StoreError(f"cannot write key {key!r} in {self.url}: a parent is a file") from exc
+        try:
+            os.replace(tmp, path)
+        except BaseException as exc:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, IsADirectoryError):
+                raise StoreError(f"cannot write key {key!r} in {self.url}: it is a folder") from exc
+            raise
+
+    def delete(self, key: str) -> None:
+        self._check_writable(key)
+        path = self._path(key)
+        try:
+            os.remove(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except IsADirectoryError:
+            return
+        self._prune(os.path.dirname(path))
+
+    def _prune(self, folder: str) -> None:
+        """Remove now-empty folders from ``folder`` up to (not including) the root."""
+        root = str(self.root)
+        while folder != root and folder.startswith(root + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                return
+            folder = os.path.dirname(folder)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self._check_writable(prefix or None)
+        validate_prefix(prefix)
+        for key in list(self.list_prefix(prefix)):
+            self.delete(key)
+
+    # -- listing ------------------------------------------------------------
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix``, in sorted order."""
+        validate_prefix(prefix)
+        base, _, _ = prefix.rpartition("/")
+        start = os.path.join(self.root, *base.split("/")) if base else str(self.root)
+        found: list[str] = []
+        self._walk(start, base + "/" if base else "", prefix, found)
+        found.sort()
+        return iter(found)
+
+    def _walk(self, folder: str, rel: str, prefix: str, out: list[str]) -> None:
+        try:
+            it = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with it:
+            for entry in it:
+                if _is_temp(entry.name):
+                    continue
+                key = rel + entry.name
+                # Only descend where keys below could still match the prefix.
+                if entry.is_dir():
+                    sub = key + "/"
+                    if sub.startswith(prefix) or prefix.startswith(sub):
+                        self._walk(entry.path, sub, prefix, out)
+                elif key.startswith(prefix):
+                    out.append(key)
+
+    def list_dir(self, prefix: str) -> tuple[list[str], list[str]]:
+        validate_prefix(prefix)
+        folder = os.path.join(self.root, *prefix.strip("/").split("/")) if prefix.strip("/") else str(self.root)
+        keys: list[str] = []
+        dirs: list[str] = []
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if _is_temp(entry.name):
+                        continue
+                    (dirs if entry.is_dir() else keys).append(entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return sorted(keys), sorted(dirs)
