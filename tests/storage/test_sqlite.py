@@ -1,0 +1,127 @@
+"""SQLiteStore: conformance, several processes at once, fork safety."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zarr_engine.errors import StoreError
+from zarr_engine.storage import SQLiteStore, resolve_store
+from zarr_engine.storage.conformance import StoreConformance
+
+
+class TestSQLiteConformance(StoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path):
+        store = SQLiteStore(tmp_path / "store.db")
+        yield store
+        store.close()
+
+
+def _write_keys(path: str, worker: int, n: int) -> None:
+    store = SQLiteStore(path)
+    for i in range(n):
+        if i % 5 == 0:
+            store.set_many({f"w{worker}/{i}/{j}": bytes([worker, i % 256, j]) * 100 for j in range(3)})
+        else:
+            store.set(f"w{worker}/{i}", bytes([worker, i % 256]) * 500)
+    store.close()
+
+
+def _expected(workers: int, n: int) -> dict[str, bytes]:
+    out = {}
+    for w in range(workers):
+        for i in range(n):
+            if i % 5 == 0:
+                out.update({f"w{w}/{i}/{j}": bytes([w, i % 256, j]) * 100 for j in range(3)})
+            else:
+                out[f"w{w}/{i}"] = bytes([w, i % 256]) * 500
+    return out
+
+
+def test_processes_write_disjoint_keys(tmp_path: Path) -> None:
+    path = str(tmp_path / "multi.db")
+    SQLiteStore(path).close()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_write_keys, args=(path, w, 60)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = SQLiteStore(path, read_only=True)
+    expected = _expected(4, 60)
+    assert list(store.list()) == sorted(expected)
+    assert store.get_many(list(expected)) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_uses_fresh_connection(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "fork.db")
+    store.set("parent", b"1")
+    ctx = mp.get_context("fork")
+    # The child reuses *this* store object, inherited across fork.
+    p = ctx.Process(target=_child_writes, args=(store,))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0
+    assert store.get("child") == b"2"
+    assert store.get("parent") == b"1"
+
+
+def _child_writes(store: SQLiteStore) -> None:
+    assert store.get("parent") == b"1"
+    store.set("child", b"2")
+
+
+def test_pickle_to_subprocess(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "p.db")
+    store.set("a/b", b"from parent")
+    code = (
+        "import pickle, sys; s = pickle.loads(sys.stdin.buffer.read()); "
+        "assert s.get('a/b') == b'from parent'; s.set('c', b'from child'); print(s.url)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(store), capture_output=True, check=True, cwd=tmp_path)
+    assert out.stdout.decode().strip() == store.url
+    assert store.get("c") == b"from child"
+
+
+def test_file_layout_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    store = SQLiteStore(path)
+    store.set("k", b"v")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT key, value FROM zarr").fetchall() == [("k", b"v")]
+    assert store.url == f"sqlite://{path}"
+    again, inner = resolve_store(f"sqlite://{path}/grp/arr", mode="r")
+    assert isinstance(again, SQLiteStore) and again.read_only and inner == "grp/arr"
+
+
+def test_read_only_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such file"):
+        SQLiteStore(tmp_path / "missing.db", read_only=True)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="bad.db"):
+        SQLiteStore(bad)
+
+
+def test_unusual_prefix_characters(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "u.db")
+    keys = ["a\U0010ffff/x", "a\U0010ffffz", "a\ud7ff/y", "b"]
+    store.set_many({k: b"1" for k in keys})
+    assert list(store.list_prefix("a\U0010ffff")) == ["a\U0010ffff/x", "a\U0010ffffz"]
+    assert list(store.list_prefix("a\ud7ff")) == ["a\ud7ff/y"]
+    store.delete_prefix("a\U0010ffff")
+    assert list(store.list()) == ["a\ud7ff/y", "b"]

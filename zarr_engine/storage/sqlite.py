@@ -1,0 +1,242 @@
+"""A whole hierarchy in one SQLite file: table ``zarr(key TEXT PRIMARY KEY, value BLOB)``."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ..errors import StoreError
+from .base import Store, validate_key, validate_prefix
+
+#: Seconds a connection waits for another process's lock before failing.
+BUSY_TIMEOUT = 60.0
+# Connections inherited across fork() must never be used or closed by the
+# child (SQLite forbids it); they are parked here so they are not garbage
+# collected (which would close them) either.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _prefix_clause(prefix: str) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause matching keys that start with ``prefix``, as an index range."""
+    if not prefix:
+        return "1", ()
+    nxt = ord(prefix[-1]) + 1
+    if 0xD800 <= nxt <= 0xDFFF:
+        nxt = 0xE000  # skip the surrogates, which are not valid in UTF-8
+    if nxt > 0x10FFFF:
+        return "key >= ? AND substr(key, 1, ?) = ?", (prefix, len(prefix), prefix)
+    # TEXT compares as UTF-8 bytes, which orders like code points.
+    return "key >= ? AND key < ?", (prefix, prefix[:-1] + chr(nxt))
+
+
+class SQLiteStore(Store):
+    """Keys are rows of one table in the SQLite database at ``path``.
+
+    WAL journal, so readers never block the writer; each thread has its own
+    connection and a forked child opens fresh ones. Several processes may read
+    and write at once; writers queue on SQLite's lock (``BUSY_TIMEOUT``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False) -> None:
+        super().__init__(read_only=read_only)
+        self.path = os.path.abspath(os.fspath(path))
+        if read_only and not os.path.isfile(self.path):
+            raise StoreError(f"cannot open {self.url} read-only: no such file")
+        self._lock = threading.Lock()
+        self._reset()
+        self._conn()  # fail early on a bad file, create the table
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._has_table = True
+
+    # -- identity -----------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return "sqlite://" + self.path.replace(os.sep, "/")
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        return {}
+
+    def with_read_only(self, read_only: bool = True) -> "SQLiteStore":
+        return SQLiteStore(self.path, read_only=read_only)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SQLiteStore, (self.path, self.read_only))
+
+    # -- connections --------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    _INHERITED.extend(self._all)
+                    self._reset()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.read_only:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT,
+                                       isolation_level=None, check_same_thread=False)
+                self._has_table = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='zarr'").fetchone() is not None
+                return conn
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            # Switching to WAL needs a moment of exclusive access; with many
+            # processes opening at once it can report "locked" past the busy
+            # handler, so retry briefly.
+            for attempt in range(100):
+                try:
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.execute("CREATE TABLE IF NOT EXISTS zarr (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise
+                    time.sleep(0.01 * (1 + attempt % 10))
+            return conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.url}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close every connection this process opened; later use reopens."""
+        if os.getpid() != self._pid:
+            return
+        with self._lock:
+            conns, self._all = self._all, []
+            self._local = threading.local()
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._conn()
+        if not self._has_table:
+            return []
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading {self.url} failed: {exc}") from exc
+
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]], what: str) -> None:
+        conn = self._conn()
+        try:
+            # BEGIN IMMEDIATE takes the write lock up front, so two writers
+            # queue on the busy timeout instead of deadlocking on an upgrade.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(sql, rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"writing {what} to {self.url} failed: {exc}") from exc
+
+    # -- reads --------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        validate_key(key)
+        rows = self._query("SELECT value FROM zarr WHERE key = ?", (key,))
+        return bytes(rows[0][0]) if rows else None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        for key in keys:
+            validate_key(key)
+        out: dict[str, bytes] = {}
+        keys = list(dict.fromkeys(keys))
+        # Stay under SQLite's limit on bound parameters per statement.
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            for key, value in self._query(f"SELECT key, value FROM zarr WHERE key IN ({marks})", part):
+                out[key] = bytes(value)
+        return out
+
+    def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
+        validate_key(key)
+        if start >= 0 and (end is None or end >= start):
+            # substr() on a BLOB counts bytes, from 1; it clips at the end.
+            if end is None:
+                rows = self._query("SELECT substr(value, ?) FROM zarr WHERE key = ?", (start + 1, key))
+            else:
+                rows = self._query("SELECT substr(value, ?, ?) FROM zarr WHERE key = ?", (start + 1, end - start, key))
+            return bytes(rows[0][0] or b"") if rows else None  # substr of an empty blob is NULL
+        rows = self._query("SELECT length(value) FROM zarr WHERE key = ?", (key,))
+        if not rows:
+            return None
+        lo, hi, _ = slice(start, end).indices(rows[0][0])
+        if hi <= lo:
+            return b""
+        rows = self._query("SELECT substr(value, ?, ?) FROM zarr WHERE key = ?", (lo + 1, hi - lo, key))
+        return bytes(rows[0][0] or b"") if rows else None
+
+    def exists(self, key: str) -> bool:
+        validate_key(key)
+        return bool(self._query("SELECT 1 FROM zarr WHERE key = ?", (key,)))
+
+    def getsize(self, key: str) -> int | None:
+        validate_key(key)
+        rows = self._query("SELECT length(value) FROM zarr WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    # -- writes -------------------------------------------------------------
+    def set(self, key: str, value: bytes) -> None:
+        self._check_writable(key)
+        validate_key(key)
+        self._write("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", [(key, _blob(value))], repr(key))
+
+    def set_many(self, items: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> None:
+        self._check_writable()
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        rows = [(validate_key(k), _blob(v)) for k, v in pairs]
+        if rows:
+            self._write("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", rows, f"{len(rows)} keys")
+
+    def delete(self, key: str) -> None:
+        self._check_writable(key)
+        validate_key(key)
+        self._write("DELETE FROM zarr WHERE key = ?", [(key,)], repr(key))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self._check_writable()
+        rows = [(validate_key(k),) for k in keys]
+        if rows:
+            self._write("DELETE FROM zarr WHERE key = ?", rows, f"deletion of {len(rows)} keys")
+
+    def delete_prefix(self, prefix: str) -> None:
+        self._check_writable(prefix or None)
+        validate_prefix(prefix)
+        where, params = _prefix_clause(prefix)
+        self._write(f"DELETE FROM zarr WHERE {where}", [params], f"deletion of {prefix!r}*")
+
+    # -- listing ------------------------------------------------------------
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix``, sorted (an index range scan)."""
+        validate_prefix(prefix)
+        where, params = _prefix_clause(prefix)
+        return iter([r[0] for r in self._query(f"SELECT key FROM zarr WHERE {where} ORDER BY key", params)])
+
+
+def _blob(value: Any) -> Any:
+    # sqlite3 binds bytes, bytearray and contiguous memoryviews as BLOBs.
+    if isinstance(value, (bytes, bytearray)):
+        return value
+    view = memoryview(value)
+    return view if view.c_contiguous and view.format == "B" else view.cast("B") if view.c_contiguous else bytes(view)
