@@ -1,0 +1,98 @@
+"""The one bounded thread pool per process that does the engine's CPU work.
+
+numcodecs releases the GIL in blosc, zstd, lz4 and zlib, and local file reads
+release it too, so threads give real parallelism. The pool is re-created after
+a fork (dask worker processes) and its size follows ``ZARR_ENGINE_THREADS`` or
+the number of usable cores. Work submitted to the pool never waits on the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+_size_override: int | None = None
+
+
+def pool_size() -> int:
+    if _size_override is not None:
+        return _size_override
+    env = os.environ.get("ZARR_ENGINE_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def set_pool_size(n: int | None) -> None:
+    """Use ``n`` threads from now on (None: back to the default)."""
+    global _size_override, _pool
+    with _lock:
+        _size_override = n
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+            _pool = None
+
+
+def get_pool() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    pid = os.getpid()
+    if _pool is None or _pool_pid != pid:
+        with _lock:
+            if _pool is None or _pool_pid != pid:
+                _pool = ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="zarr-engine")
+                _pool_pid = pid
+    return _pool
+
+
+def in_pool_thread() -> bool:
+    return threading.current_thread().name.startswith("zarr-engine")
+
+
+def run_indexed(fn: Callable[[int], T], n: int, *, min_per_task: int = 1) -> list[T]:
+    """``[fn(0), ..., fn(n-1)]`` computed on the pool, in contiguous runs of indices.
+
+    Runs inline when there is one item, or when called from a pool thread (so
+    that pool work never waits on the pool).
+    """
+    if n == 0:
+        return []
+    workers = pool_size()
+    if n == 1 or workers == 1 or in_pool_thread():
+        return [fn(i) for i in range(n)]
+    ntasks = min(n, max(1, n // max(1, min_per_task)), workers * 4)
+    bounds = [round(k * n / ntasks) for k in range(ntasks + 1)]
+    results: list[Any] = [None] * n
+
+    def run(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            results[i] = fn(i)
+
+    futures = [get_pool().submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    _wait_all(futures)
+    return results
+
+
+def _wait_all(futures: Sequence[Future]) -> None:
+    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    for f in done:
+        exc = f.exception()
+        if exc is not None:
+            for p in pending:
+                p.cancel()
+            wait(pending)
+            raise exc
