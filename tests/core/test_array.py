@@ -1,0 +1,234 @@
+"""Array behaviour against numpy as the model."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import zarr_engine as ze
+from zarr_engine.errors import (
+    DTypeError,
+    ReadOnlyError,
+    SelectionError,
+    ShapeMismatchError,
+)
+from tests.core.test_indexing import basic_selection, numpy_orthogonal, orthogonal_selection
+from tests.support import assert_same, sample
+
+
+@pytest.fixture(params=["memory", "local"])
+def where(request, tmp_path):
+    if request.param == "memory":
+        return f"memory://arr-{id(request)}-{np.random.default_rng().integers(1 << 60)}"
+    return str(tmp_path / "a.zarr")
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize(
+    "dtype",
+    ["bool", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8", "c8", "c16",
+     "M8[ns]", "m8[s]", "U5", "str"],
+)
+def test_round_trip_every_dtype(where, fmt, dtype):
+    data = sample(dtype, (9, 7), seed=3)
+    a = ze.create_array(where, shape=data.shape, chunks=(4, 3), dtype=dtype, zarr_format=fmt)
+    a[...] = data
+    b = ze.open_array(where, mode="r")
+    assert b.dtype == a.dtype
+    assert_same(b[...], data)
+    assert_same(b[2:7, 1:], data[2:7, 1:])
+
+
+def test_missing_chunks_read_as_fill_value(where):
+    a = ze.create_array(where, shape=(10, 10), chunks=(3, 3), dtype="f4", fill_value=np.nan)
+    a[0:3, 0:3] = 1.0
+    out = a[...]
+    assert np.all(out[:3, :3] == 1.0)
+    assert np.isnan(out[3:, :]).all() and np.isnan(out[:, 3:]).all()
+    assert a.nchunks_initialized == 1
+
+
+def test_write_empty_chunks(tmp_path):
+    a = ze.create_array(str(tmp_path / "a"), shape=(8,), chunks=(4,), dtype="i4", fill_value=5)
+    a[...] = 1
+    assert a.nchunks_initialized == 2
+    a[0:4] = 5  # becomes all fill value: deleted, not stored
+    assert a.nchunks_initialized == 1
+    assert not (tmp_path / "a" / "c" / "0").exists()
+    np.testing.assert_array_equal(a[...], [5, 5, 5, 5, 1, 1, 1, 1])
+    b = ze.open_array(str(tmp_path / "a"), write_empty_chunks=True)
+    b[0:4] = 5
+    assert (tmp_path / "a" / "c" / "0").exists()
+    assert b.nchunks_initialized == 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_reads_and_writes_agree_with_numpy(data):
+    ndim = data.draw(st.integers(1, 3))
+    shape = tuple(data.draw(st.integers(1, 9)) for _ in range(ndim))
+    chunks = tuple(data.draw(st.integers(1, 4)) for _ in range(ndim))
+    fmt = data.draw(st.sampled_from([2, 3]))
+    model = np.arange(int(np.prod(shape)), dtype="i4").reshape(shape)
+    a = ze.create_array(f"memory://h{np.random.default_rng().integers(1 << 60)}", shape=shape, chunks=chunks,
+                        dtype="i4", zarr_format=fmt, fill_value=-1)
+    a[...] = model
+    for _ in range(3):
+        kind = data.draw(st.sampled_from(["basic", "oindex", "vindex"]))
+        if kind == "basic":
+            sel = data.draw(basic_selection(shape))
+            np.testing.assert_array_equal(a[sel], model[sel])
+            value = -np.arange(int(np.prod(model[sel].shape)), dtype="i4").reshape(model[sel].shape) - 2
+            a[sel] = value
+            model[sel] = value
+        elif kind == "oindex":
+            sel = data.draw(orthogonal_selection(shape))
+            expected = numpy_orthogonal(model, sel)
+            np.testing.assert_array_equal(a.oindex[sel], expected)
+            value = np.full(expected.shape, 77, dtype="i4")
+            a.oindex[sel] = value
+            # apply the same orthogonal write to the model
+            idx = []
+            for s, n in zip(sel, shape):
+                if isinstance(s, (int, np.integer)):
+                    idx.append([s % n])
+                elif isinstance(s, slice):
+                    idx.append(list(range(n))[s])
+                else:
+                    s = np.asarray(s)
+                    idx.append(list(np.flatnonzero(s)) if s.dtype == bool else [int(i) % n for i in s])
+            model[np.ix_(*idx)] = 77
+        else:
+            npts = data.draw(st.integers(0, 6))
+            coords = tuple(
+                np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=npts, max_size=npts)), dtype=int)
+                for n in shape
+            )
+            np.testing.assert_array_equal(a.vindex[coords], model[coords])
+            # distinct points, so the write has one answer
+            uniq = sorted(set(zip(*[c.tolist() for c in coords])))
+            if uniq:
+                pts = tuple(np.array(p) for p in zip(*uniq))
+                a.vindex[pts] = 55
+                model[pts] = 55
+        np.testing.assert_array_equal(a[...], model)
+
+
+def test_scalar_and_zero_d(where):
+    a = ze.create_array(where, shape=(), dtype="f8", fill_value=1.5)
+    assert a[()] == 1.5
+    a[()] = 2.5
+    assert a[()] == 2.5 and isinstance(a[()], np.floating)
+    assert a[...].shape == ()
+    b = ze.create_array(where + "x", shape=(3, 4), chunks=(2, 2), dtype="i2")
+    b[...] = np.arange(12).reshape(3, 4)
+    assert b[1, 2] == 6 and isinstance(b[1, 2], np.integer)
+    assert b[-1, -1] == 11
+
+
+def test_resize_shrink_then_grow_shows_no_stale_data(where):
+    a = ze.create_array(where, shape=(10, 10), chunks=(4, 4), dtype="i4", fill_value=0)
+    a[...] = 1
+    a.resize((5, 6))
+    assert a.shape == (5, 6)
+    assert a.nchunks_initialized == 4
+    a.resize(10, 10)
+    expected = np.zeros((10, 10), "i4")
+    expected[:5, :6] = 1
+    np.testing.assert_array_equal(a[...], expected)
+    assert ze.open_array(where).shape == (10, 10)
+
+
+def test_append(where):
+    a = ze.create_array(where, shape=(3, 4), chunks=(2, 2), dtype="f4")
+    a[...] = 1
+    assert a.append(np.full((2, 4), 2.0, "f4")) == (5, 4)
+    assert a.append(np.full((5, 1), 3.0, "f4"), axis=1) == (5, 5)
+    expected = np.ones((5, 5), "f4")
+    expected[3:, :4] = 2
+    expected[:, 4] = 3
+    np.testing.assert_array_equal(a[...], expected)
+    with pytest.raises(ShapeMismatchError, match="along axis 0"):
+        a.append(np.zeros((1, 3)))
+
+
+def test_blocks(where):
+    data = np.arange(70).reshape(7, 10)
+    a = ze.create_array(where, shape=data.shape, chunks=(3, 4), dtype="i8", data=None)
+    a[...] = data
+    np.testing.assert_array_equal(a.blocks[1, 2], data[3:6, 8:10])
+    np.testing.assert_array_equal(a.blocks[-1, :2], data[6:7, 0:8])
+    a.blocks[0, 0] = -1
+    assert (a[0:3, 0:4] == -1).all()
+
+
+def test_attrs_persist(where):
+    a = ze.create_array(where, shape=(2,), dtype="u1", attributes={"a": 1})
+    a.attrs["b"] = [1, 2]
+    a.attrs.update({"c": {"d": None}})
+    del a.attrs["a"]
+    again = ze.open_array(where)
+    assert dict(again.attrs) == {"b": [1, 2], "c": {"d": None}}
+
+
+def test_info_and_sizes(tmp_path):
+    a = ze.create_array(str(tmp_path / "a"), shape=(100, 100), chunks=(10, 10), dtype="f8")
+    a[:50] = 1.0
+    assert a.nchunks == 100
+    assert a.nbytes == 80000
+    assert a.nchunks_initialized == 50
+    assert 0 < a.nbytes_stored < 80000
+    text = repr(a.info_complete())
+    assert "Shape" in text and "(100, 100)" in text and "50/100" in text
+    assert "zstd" in repr(a.info)
+
+
+def test_pickle_round_trip(tmp_path):
+    a = ze.create_array(str(tmp_path / "p"), shape=(4, 4), chunks=(2, 2), dtype="i4")
+    a[...] = np.arange(16).reshape(4, 4)
+    b = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(b[...], np.arange(16).reshape(4, 4))
+    assert b == a
+
+
+def test_errors(tmp_path):
+    a = ze.create_array(str(tmp_path / "e"), shape=(4, 4), chunks=(2, 2), dtype="f4")
+    with pytest.raises(SelectionError, match="out of bounds for axis 1 with size 4"):
+        a[0, 4]
+    with pytest.raises(ShapeMismatchError, match=r"shape \(3,\) to a selection of shape \(2, 2\) in array /"):
+        a[:2, :2] = np.zeros(3)
+    with pytest.raises(DTypeError, match="of dtype float32"):
+        a[0, 0] = "not a number"
+    r = ze.open_array(str(tmp_path / "e"), mode="r")
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        r[0, 0] = 1
+    with pytest.raises(ReadOnlyError):
+        r.attrs["x"] = 1
+    with pytest.raises(ze.errors.NodeNotFoundError, match="no array or group at /nothing"):
+        ze.open_array(str(tmp_path / "e"), path="nothing", mode="r")
+    with pytest.raises(ze.errors.ContainsNodeError, match="already exists at /"):
+        ze.create_array(str(tmp_path / "e"), shape=(1,), dtype="i1")
+    # nothing was written by the failed calls
+    np.testing.assert_array_equal(a[...], np.zeros((4, 4), "f4"))
+
+
+def test_malformed_metadata_names_the_path(tmp_path):
+    ze.create_array(str(tmp_path / "m"), path="x/y", shape=(2,), dtype="i1")
+    (tmp_path / "m" / "x" / "y" / "zarr.json").write_text("{not json")
+    with pytest.raises(ze.errors.MetadataError, match="/x/y"):
+        ze.open_array(str(tmp_path / "m"), path="x/y")
+
+
+def test_write_validates_before_touching_the_store(tmp_path):
+    a = ze.create_array(str(tmp_path / "v"), shape=(6,), chunks=(2,), dtype="i4")
+    a[...] = 1
+    before = sorted(p.name for p in (tmp_path / "v" / "c").iterdir())
+    with pytest.raises(ShapeMismatchError):
+        a[:] = np.arange(5)
+    after = sorted(p.name for p in (tmp_path / "v" / "c").iterdir())
+    assert before == after
+    np.testing.assert_array_equal(a[...], np.ones(6))

@@ -1,0 +1,77 @@
+"""Groups: hierarchy, members, attributes, consolidated metadata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zarr_engine as ze
+from zarr_engine.errors import ContainsNodeError, NodeTypeError
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_hierarchy(tmp_path, fmt):
+    root = ze.create_group(str(tmp_path / "h"), zarr_format=fmt, attributes={"r": 1})
+    arr = root.create_array("a/b/c", shape=(3,), dtype="i2")  # creates a and a/b
+    arr[...] = [1, 2, 3]
+    root.create_group("g")
+    g = ze.open_group(str(tmp_path / "h"), mode="r")
+    assert sorted(g) == ["a", "g"]
+    assert "a/b" in g and "a/b/c" in g and "zz" not in g
+    assert isinstance(g["a"], ze.Group) and isinstance(g["a/b/c"], ze.Array)
+    np.testing.assert_array_equal(g["a"]["b"]["c"][...], [1, 2, 3])
+    names = [n for n, _ in g.members(max_depth=None)]
+    assert names == ["a", "a/b", "a/b/c", "g"]
+    assert g.group_keys() == ["a", "g"]
+    assert g["a/b"].array_keys() == ["c"]
+    assert dict(g.attrs) == {"r": 1}
+    text = repr(g.tree())
+    assert "c (3,) int16" in text
+    with pytest.raises(KeyError):
+        g["missing"]
+
+
+def test_require_and_conflicts(tmp_path):
+    root = ze.open_group(str(tmp_path / "r"), mode="w")
+    g1 = root.require_group("x")
+    g2 = root.require_group("x")
+    assert g1 == g2
+    root.create_array("arr", shape=(2,), dtype="f4")
+    with pytest.raises(NodeTypeError, match="/arr is an array"):
+        root.require_group("arr")
+    with pytest.raises(NodeTypeError, match="/arr is an array, not a group"):
+        root.create_array("arr/inner", shape=(1,), dtype="i1")
+    with pytest.raises(ContainsNodeError):
+        root.create_group("x")
+    a = root.require_array("arr", shape=(2,), dtype="f4")
+    assert a.shape == (2,)
+    with pytest.raises(NodeTypeError, match="exists with shape"):
+        root.require_array("arr", shape=(3,), dtype="f4")
+    del root["x"]
+    assert "x" not in root
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_consolidated_metadata_is_used_and_refreshed(tmp_path, fmt):
+    path = str(tmp_path / "c")
+    root = ze.create_group(path, zarr_format=fmt)
+    for i in range(5):
+        root.create_array(f"v{i}", shape=(2,), dtype="i1")
+    ze.consolidate_metadata(path)
+    g = ze.open_group(path, mode="r")
+    assert g.metadata.consolidated is not None and len(g.metadata.consolidated) == 5
+    # a node added afterwards is not in the consolidated view until it is refreshed
+    ze.open_group(path).create_array("late", shape=(1,), dtype="i1")
+    assert "late" not in ze.open_group(path, mode="r")
+    assert "late" in ze.open_group(path, mode="r", use_consolidated=False)
+    ze.consolidate_metadata(path)
+    assert "late" in ze.open_group(path, mode="r")
+
+
+def test_open_detects_node_kind(tmp_path):
+    ze.create_array(str(tmp_path / "o"), path="arr", shape=(1,), dtype="i1")
+    assert isinstance(ze.open(str(tmp_path / "o")), ze.Group)
+    assert isinstance(ze.open(str(tmp_path / "o"), path="arr"), ze.Array)
+    assert isinstance(ze.open(str(tmp_path / "o2"), shape=(2,), dtype="i1"), ze.Array)
+    with pytest.raises(ze.errors.NodeNotFoundError):
+        ze.open(str(tmp_path / "nope"), mode="r")

@@ -1,0 +1,217 @@
+"""Interoperability with zarr-python 3.1 (the reference implementation), both ways.
+
+Each case is (format, dtype, codec chain, chunk shape with ragged edges, fill
+value, order/transpose, chunk key encoding). What we write, zarr-python reads
+identically and without warnings beyond those it raises for its own writes;
+what zarr-python writes, we read identically.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numcodecs
+import numpy as np
+import pytest
+import zarr
+import zarr.codecs as zc
+
+import zarr_engine as ze
+from tests.support import assert_same, sample
+
+SHAPE = (23, 17)
+CHUNKS = (5, 6)
+
+V3_CHAINS = {
+    "none": dict(compressors=None),
+    "default": dict(),
+    "zstd": dict(compressors=zc.ZstdCodec(level=3)),
+    "zstd-checksum": dict(compressors=zc.ZstdCodec(level=1, checksum=True)),
+    "blosc-lz4-shuffle": dict(compressors=zc.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")),
+    "blosc-zstd-bitshuffle": dict(compressors=zc.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")),
+    "gzip": dict(compressors=zc.GzipCodec(level=6)),
+    "crc32c": dict(compressors=[zc.ZstdCodec(level=0), zc.Crc32cCodec()]),
+    "big-endian": dict(serializer=zc.BytesCodec(endian="big"), compressors=None),
+    "transpose": dict(filters=[zc.TransposeCodec(order=(1, 0))]),
+}
+V2_CHAINS = {
+    "none": dict(compressors=None),
+    "default": dict(),
+    "zlib": dict(compressors=numcodecs.Zlib(level=5)),
+    "blosc": dict(compressors=numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)),
+    "lz4": dict(compressors=numcodecs.LZ4()),
+    "bz2": dict(compressors=numcodecs.BZ2()),
+    "gzip": dict(compressors=numcodecs.GZip()),
+    "delta-zstd": dict(filters=[numcodecs.Delta(dtype="<i4")], compressors=numcodecs.Zstd(level=1)),
+}
+
+NUMERIC = ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+           "float16", "float32", "float64", "complex64", "complex128"]
+
+
+def cases():
+    out = []
+    # every dtype through a default and a bare chain, both formats
+    for fmt in (2, 3):
+        for dt in NUMERIC + ["datetime64[s]", "timedelta64[ms]", "U7", "str"]:
+            for chain in ("default", "none"):
+                if dt == "str" and chain == "none" and fmt == 3:
+                    continue
+                out.append((fmt, dt, chain, None, "C", None))
+    # every chain with a few dtypes
+    for chain in V3_CHAINS:
+        for dt in ("int32", "float64", "uint8"):
+            if chain == "transpose" and dt == "uint8":
+                continue
+            out.append((3, dt, chain, None, "C", None))
+    for chain in V2_CHAINS:
+        for dt in ("int32", "float64"):
+            if chain == "delta-zstd" and dt != "int32":
+                continue
+            out.append((2, dt, chain, None, "C", None))
+    # fill values
+    for fmt in (2, 3):
+        out += [
+            (fmt, "float32", "default", np.nan, "C", None),
+            (fmt, "float64", "default", -np.inf, "C", None),
+            (fmt, "int16", "default", 7, "C", None),
+            (fmt, "complex64", "default", 1 + 2j, "C", None),
+            (fmt, "bool", "default", True, "C", None),
+        ]
+    # order and key encodings
+    out += [
+        (2, "int32", "default", None, "F", None),
+        (2, "float64", "zlib", 3.5, "F", None),
+        (2, "int32", "default", None, "C", {"name": "v2", "separator": "/"}),
+        (3, "int32", "default", None, "C", {"name": "default", "separator": "."}),
+        (3, "float32", "zstd", None, "C", {"name": "v2", "separator": "."}),
+        (3, "uint16", "none", None, "C", {"name": "v2", "separator": "/"}),
+    ]
+    return out
+
+
+def ids(case):
+    fmt, dt, chain, fill, order, cke = case
+    parts = [f"v{fmt}", dt, chain]
+    if fill is not None:
+        parts.append(f"fill={fill}")
+    if order != "C":
+        parts.append(order)
+    if cke:
+        parts.append(f"{cke['name']}{cke['separator']}")
+    return "-".join(parts)
+
+
+def kwargs_for(case):
+    fmt, dt, chain, fill, order, cke = case
+    kw = dict((V3_CHAINS if fmt == 3 else V2_CHAINS)[chain])
+    kw.update(shape=SHAPE, chunks=CHUNKS, dtype=dt, zarr_format=fmt)
+    if fill is not None:
+        kw["fill_value"] = fill
+    if order != "C":
+        kw["order"] = order
+    if cke:
+        kw["chunk_key_encoding"] = cke
+    return kw
+
+
+def data_for(case):
+    fmt, dt, *_ = case
+    a = sample(dt, SHAPE, seed=hash(ids(case)) % 1000)
+    if dt not in ("str",) and np.dtype(dt).kind == "f" and case[3] is not None:
+        a[2:8, 3:9] = case[3]  # a whole region of fill value
+    return a
+
+
+def zarr_python_warnings(fn):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        result = fn()
+    return result, {str(x.category.__name__) + ":" + str(x.message)[:60] for x in w}
+
+
+@pytest.mark.parametrize("case", cases(), ids=ids)
+def test_we_write_zarr_python_reads(tmp_path, case):
+    kw = kwargs_for(case)
+    data = data_for(case)
+    ours = ze.create_array(str(tmp_path / "ours.zarr"), **kw)
+    ours[...] = data
+    # zarr-python writes the same array, so we know which warnings it raises for itself
+    _, own_warnings = zarr_python_warnings(lambda: zarr.create_array(str(tmp_path / "theirs.zarr"), **kw))
+    _, ref_warnings = zarr_python_warnings(lambda: zarr.open_array(str(tmp_path / "theirs.zarr"), mode="r")[...])
+    got, warns = zarr_python_warnings(lambda: zarr.open_array(str(tmp_path / "ours.zarr"), mode="r")[...])
+    assert_same(got, data)
+    assert warns <= (own_warnings | ref_warnings), warns - (own_warnings | ref_warnings)
+    theirs = zarr.open_array(str(tmp_path / "ours.zarr"), mode="r")
+    assert theirs.shape == SHAPE
+    assert theirs.chunks == CHUNKS
+    if case[3] is not None:
+        np.testing.assert_array_equal(np.asarray(theirs.fill_value), np.asarray(case[3]))
+
+
+@pytest.mark.parametrize("case", cases(), ids=ids)
+def test_zarr_python_writes_we_read(tmp_path, case):
+    kw = kwargs_for(case)
+    data = data_for(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = zarr.create_array(str(tmp_path / "theirs.zarr"), **kw)
+        theirs[...] = data
+    ours = ze.open_array(str(tmp_path / "theirs.zarr"), mode="r")
+    assert ours.shape == SHAPE
+    assert ours.chunks == CHUNKS
+    assert_same(ours[...], data)
+    # partial reads through the same chunks
+    assert_same(ours[3:19:4, ::-2], data[3:19:4, ::-2])
+    assert_same(ours.oindex[[0, 22, 5], [16, 0]], data[[0, 22, 5]][:, [16, 0]])
+    if case[3] is not None:
+        np.testing.assert_array_equal(np.asarray(ours.fill_value), np.asarray(case[3]))
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_metadata_documents_match_zarr_python(tmp_path, fmt):
+    """The documents we write carry what zarr-python writes for the same array."""
+    import json
+
+    kw = dict(shape=(10, 10), chunks=(4, 4), dtype="float32", fill_value=np.nan, zarr_format=fmt,
+              attributes={"units": "K", "nested": {"a": [1, 2]}}, dimension_names=("y", "x") if fmt == 3 else None)
+    if fmt == 2:
+        kw.pop("dimension_names")
+    ze.create_array(str(tmp_path / "ours"), **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)
+    name = "zarr.json" if fmt == 3 else ".zarray"
+    ours = json.loads((tmp_path / "ours" / name).read_text())
+    theirs = json.loads((tmp_path / "theirs" / name).read_text())
+    assert ours == theirs
+    if fmt == 2:
+        assert json.loads((tmp_path / "ours" / ".zattrs").read_text()) == kw["attributes"]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_groups_and_consolidated_metadata_interop(tmp_path, fmt):
+    root = ze.create_group(str(tmp_path / "g.zarr"), zarr_format=fmt, attributes={"title": "t"})
+    a = root.create_array("sub/a", shape=(6,), chunks=(4,), dtype="i2")
+    a[...] = np.arange(6)
+    root.create_group("empty", attributes={"k": 1})
+    ze.consolidate_metadata(str(tmp_path / "g.zarr"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zg = zarr.open_group(str(tmp_path / "g.zarr"), mode="r", use_consolidated=True)
+        assert sorted(zg.group_keys()) == ["empty", "sub"]
+        np.testing.assert_array_equal(zg["sub/a"][...], np.arange(6))
+        assert dict(zg.attrs) == {"title": "t"}
+        assert dict(zg["empty"].attrs) == {"k": 1}
+    # and zarr-python's consolidated hierarchy opens with us, using its consolidated metadata
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        z2 = zarr.open_group(str(tmp_path / "z.zarr"), mode="w", zarr_format=fmt)
+        z2.create_array("x", shape=(3,), dtype="f8")[...] = [1.0, 2.0, 3.0]
+        z2.create_group("inner").create_array("y", shape=(2, 2), dtype="u1")[...] = 9
+        zarr.consolidate_metadata(str(tmp_path / "z.zarr"))
+    g = ze.open_group(str(tmp_path / "z.zarr"), mode="r")
+    assert g.metadata.consolidated is not None
+    assert sorted(g.keys()) == ["inner", "x"]
+    np.testing.assert_array_equal(g["x"][...], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(g["inner/y"][...], np.full((2, 2), 9, "u1"))

@@ -1,0 +1,364 @@
+"""The public functions: open, create and consolidate arrays and groups.
+
+``store`` is anywhere a store can be named: a path, a URL (``file://``,
+``memory://``, ``zip://``, ``s3://``, ``sqlite://`` ...) or a store object.
+``mode`` follows zarr-python: ``r`` read-only, ``r+`` read/write an existing
+node, ``a`` read/write creating when absent, ``w`` create (replacing), ``w-``
+create (failing if present).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..codecs.normalize import normalize_compressors, normalize_filters, normalize_serializer
+from ..errors import ContainsNodeError, MetadataError, NodeNotFoundError
+from ..format import consolidated as _consolidated
+from ..format.create import create_array_metadata
+from ..format.metadata import ArrayMetadata, GroupMetadata
+from ..storage.base import Store
+from ..storage.url import resolve_store
+from .array import Array
+from .group import Group, Tree
+from .nodes import (
+    display_path,
+    ensure_parents,
+    join_path,
+    normalize_path,
+    prefix_of,
+    prepare_new_node,
+    try_read_metadata,
+    write_metadata,
+)
+
+MODES = ("r", "r+", "a", "w", "w-")
+
+#: index codecs of a new shard: what zarr-python writes by default
+DEFAULT_INDEX_CODECS = (
+    {"name": "bytes", "configuration": {"endian": "little"}},
+    {"name": "crc32c", "configuration": {}},
+)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
+def _resolve(store: Any, mode: str, storage_options: dict[str, Any] | None, path: str | None) -> tuple[Store, str]:
+    _check_mode(mode)
+    st, inner = resolve_store(store, mode=mode, storage_options=storage_options)
+    return st, join_path(normalize_path(inner), path or "")
+
+
+def _not_found(store: Store, path: str) -> NodeNotFoundError:
+    return NodeNotFoundError(f"no array or group at {display_path(path)} in {store!r}")
+
+
+# ---------------------------------------------------------------------------
+# creating
+# ---------------------------------------------------------------------------
+
+
+def create_array(
+    store: Any,
+    *,
+    name: str | None = None,
+    path: str | None = None,
+    shape: Any = None,
+    dtype: Any = None,
+    chunks: Any = "auto",
+    shards: Any = None,
+    fill_value: Any = None,
+    compressors: Any = "auto",
+    compressor: Any = "auto",
+    filters: Any = None,
+    serializer: Any = "auto",
+    zarr_format: int = 3,
+    dimension_names: Any = None,
+    attributes: dict[str, Any] | None = None,
+    order: str | None = None,
+    chunk_key_encoding: Any = None,
+    overwrite: bool = False,
+    write_empty_chunks: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    data: Any = None,
+) -> Array:
+    """Create an array and return it (with ``data`` written, if given).
+
+    ``chunks`` is the chunk shape (the inner chunks when ``shards`` is given);
+    ``compressors``/``filters``/``serializer`` take codec objects (ours,
+    numcodecs' or zarr-python's), dicts, names, ``"auto"`` or None.
+    """
+    st, node_path = _resolve(store, "a", storage_options, path if path is not None else name)
+    if data is not None:
+        data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        if shape is None:
+            shape = data.shape
+        if dtype is None:
+            dtype = data.dtype
+    if shape is None or dtype is None:
+        raise MetadataError(f"create_array at {display_path(node_path)} needs shape and dtype (or data)")
+    if zarr_format not in (2, 3):
+        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+    meta = _array_metadata(
+        node_path, shape=shape, dtype=dtype, chunks=chunks, shards=shards, fill_value=fill_value,
+        compressors=compressors, compressor=compressor, filters=filters, serializer=serializer,
+        zarr_format=zarr_format, dimension_names=dimension_names, attributes=attributes, order=order,
+        chunk_key_encoding=chunk_key_encoding,
+    )
+    st._check_writable(prefix_of(node_path) + ("zarr.json" if zarr_format == 3 else ".zarray"))
+    # everything is validated above, before the store is touched
+    prepare_new_node(st, node_path, overwrite=overwrite)
+    ensure_parents(st, node_path, zarr_format)
+    write_metadata(st, node_path, meta)
+    arr = Array(st, node_path, meta, write_empty_chunks=write_empty_chunks)
+    if data is not None:
+        arr[...] = data
+    return arr
+
+
+def _array_metadata(
+    path: str, *, shape: Any, dtype: Any, chunks: Any, shards: Any, fill_value: Any, compressors: Any,
+    compressor: Any, filters: Any, serializer: Any, zarr_format: int, dimension_names: Any,
+    attributes: Any, order: Any, chunk_key_encoding: Any,
+) -> ArrayMetadata:
+    from ..format.dtypes import DataType
+
+    dt = DataType.from_numpy(dtype, zarr_format, display_path(path)).numpy_dtype
+    where = display_path(path)
+    if zarr_format == 2:
+        if shards is not None:
+            raise MetadataError(f"array {where}: sharding needs zarr_format=3")
+        if compressors != "auto" and compressor != "auto":
+            raise MetadataError(f"array {where}: pass compressors or compressor, not both")
+        comp = compressor if compressor != "auto" else compressors
+        comp_cfg = normalize_compressors(comp, 2, dt)
+        return create_array_metadata(
+            shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, zarr_format=2,
+            filters=normalize_filters(filters, 2, dt), compressor=comp_cfg, order=order,
+            dimension_names=dimension_names, attributes=attributes, chunk_key_encoding=chunk_key_encoding,
+            path=where,
+        )
+    if compressor != "auto":
+        if compressors != "auto":
+            raise MetadataError(f"array {where}: pass compressors or compressor, not both")
+        compressors = [] if compressor is None else [compressor]
+    kw = dict(
+        dtype=dtype, fill_value=fill_value, zarr_format=3, dimension_names=dimension_names,
+        attributes=attributes, order=order, chunk_key_encoding=chunk_key_encoding, path=where,
+    )
+    inner = create_array_metadata(
+        shape=shape, chunks=chunks, filters=normalize_filters(filters, 3, dt),
+        serializer=normalize_serializer(serializer, dt), compressors=normalize_compressors(compressors, 3, dt), **kw,
+    )
+    if shards is None:
+        return inner
+    shard_shape = (shards,) * len(inner.shape) if isinstance(shards, int) else tuple(shards)
+    if len(shard_shape) != len(inner.shape):
+        raise MetadataError(f"array {where}: shards {shard_shape} must have one length per axis of shape {inner.shape}")
+    for s, c in zip(shard_shape, inner.chunk_shape):
+        if not isinstance(s, (int, np.integer)) or s <= 0 or s % c:
+            raise MetadataError(
+                f"array {where}: shard shape {shard_shape} must be positive multiples of the chunk shape {inner.chunk_shape}"
+            )
+    sharding = {
+        "name": "sharding_indexed",
+        "configuration": {
+            "chunk_shape": list(inner.chunk_shape),
+            "codecs": [dict(c) for c in inner.codecs],
+            "index_codecs": [dict(c) for c in DEFAULT_INDEX_CODECS],
+            "index_location": "end",
+        },
+    }
+    return create_array_metadata(
+        shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
+    )
+
+
+def create_group(
+    store: Any,
+    *,
+    path: str | None = None,
+    zarr_format: int = 3,
+    attributes: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> Group:
+    """Create a group (and any missing parents) and return it."""
+    st, node_path = _resolve(store, "a", storage_options, path)
+    if zarr_format not in (2, 3):
+        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+    meta = GroupMetadata(zarr_format=zarr_format, attributes=dict(attributes or {}))  # type: ignore[arg-type]
+    st._check_writable(prefix_of(node_path) + ("zarr.json" if zarr_format == 3 else ".zgroup"))
+    prepare_new_node(st, node_path, overwrite=overwrite)
+    ensure_parents(st, node_path, zarr_format)
+    write_metadata(st, node_path, meta)
+    return Group(st, node_path, meta)
+
+
+# ---------------------------------------------------------------------------
+# opening
+# ---------------------------------------------------------------------------
+
+
+def open_array(
+    store: Any,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    write_empty_chunks: bool = False,
+    **create_kwargs: Any,
+) -> Array:
+    """Open the array at ``path`` (creating it from ``create_kwargs`` where the mode allows)."""
+    st, node_path = _resolve(store, mode, storage_options, path)
+    if mode in ("w", "w-"):
+        return create_array(
+            st, path=node_path, zarr_format=zarr_format or 3, overwrite=(mode == "w"),
+            write_empty_chunks=write_empty_chunks, **create_kwargs,
+        )
+    meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
+    if meta is None:
+        if mode == "a" and "shape" in create_kwargs:
+            return create_array(
+                st, path=node_path, zarr_format=zarr_format or 3, write_empty_chunks=write_empty_chunks,
+                **create_kwargs,
+            )
+        raise _not_found(st, node_path)
+    if not isinstance(meta, ArrayMetadata):
+        from ..errors import NodeTypeError
+
+        raise NodeTypeError(f"the node at {display_path(node_path)} in {st!r} is a group, not an array")
+    return Array(st, node_path, meta, write_empty_chunks=write_empty_chunks)
+
+
+def open_group(
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    use_consolidated: bool | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Group:
+    """Open the group at ``path`` (creating it where the mode allows).
+
+    Consolidated metadata is used when present unless ``use_consolidated=False``;
+    ``use_consolidated=True`` requires it.
+    """
+    if store is None:
+        store = "memory://"
+    st, node_path = _resolve(store, mode, storage_options, path)
+    if mode in ("w", "w-"):
+        return create_group(
+            st, path=node_path, zarr_format=zarr_format or 3, attributes=attributes, overwrite=(mode == "w")
+        )
+    meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
+    if meta is None:
+        if mode == "a":
+            return create_group(st, path=node_path, zarr_format=zarr_format or 3, attributes=attributes)
+        raise _not_found(st, node_path)
+    if not isinstance(meta, GroupMetadata):
+        from ..errors import NodeTypeError
+
+        raise NodeTypeError(f"the node at {display_path(node_path)} in {st!r} is an array, not a group")
+    if use_consolidated is True and meta.consolidated is None:
+        raise MetadataError(
+            f"group {display_path(node_path)} in {st!r} has no consolidated metadata (use_consolidated=True)"
+        )
+    return Group(st, node_path, meta, use_consolidated=use_consolidated)
+
+
+def open(  # noqa: A001 - mirrors zarr.open
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    use_consolidated: bool | None = None,
+    **kwargs: Any,
+) -> Array | Group:
+    """Open whatever node is at ``path``: an :class:`Array` or a :class:`Group`.
+
+    With ``shape=`` (and the other creation arguments) an absent array is created;
+    otherwise an absent node becomes a new group where the mode allows.
+    """
+    if store is None:
+        store = "memory://"
+    if "shape" in kwargs:
+        return open_array(store, mode=mode, path=path, zarr_format=zarr_format, storage_options=storage_options, **kwargs)
+    st, node_path = _resolve(store, mode, storage_options, path)
+    if mode in ("w", "w-"):
+        return open_group(st, mode=mode, path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))
+    meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
+    if meta is None:
+        if mode == "a":
+            return open_group(st, mode="a", path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))
+        raise _not_found(st, node_path)
+    if isinstance(meta, ArrayMetadata):
+        return Array(st, node_path, meta, write_empty_chunks=kwargs.get("write_empty_chunks", False))
+    if use_consolidated is True and meta.consolidated is None:
+        raise MetadataError(f"group {display_path(node_path)} has no consolidated metadata (use_consolidated=True)")
+    return Group(st, node_path, meta, use_consolidated=use_consolidated)
+
+
+def _group_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    allowed = {"attributes"}
+    extra = set(kwargs) - allowed - {"write_empty_chunks"}
+    if extra:
+        raise TypeError(f"unexpected arguments for a group: {', '.join(sorted(extra))}")
+    return {k: v for k, v in kwargs.items() if k in allowed}
+
+
+# ---------------------------------------------------------------------------
+# consolidated metadata and display
+# ---------------------------------------------------------------------------
+
+
+def consolidate_metadata(
+    store: Any,
+    path: str | None = None,
+    *,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Group:
+    """Gather the metadata of every node below the group at ``path`` into one document
+    (the v3 ``consolidated_metadata`` of its zarr.json, or v2 ``.zmetadata``), and
+    return the group opened with it."""
+    st, node_path = _resolve(store, "r+", storage_options, path)
+    group = open_group(st, mode="r+", path=node_path, zarr_format=zarr_format, use_consolidated=False)
+    nodes: dict[str, ArrayMetadata | GroupMetadata] = {}
+    for name, node in group.members(max_depth=None):
+        meta = node.metadata
+        if isinstance(meta, GroupMetadata):
+            meta = meta.replace(consolidated=None)
+        nodes[name] = meta
+    root = group.metadata.replace(consolidated=None)
+    if root.zarr_format == 3:
+        write_metadata(st, node_path, root.replace(consolidated=nodes))
+    else:
+        st.set(prefix_of(node_path) + ".zmetadata", _consolidated.zmetadata_bytes({"": root, **nodes}))
+    return open_group(st, mode="r+", path=node_path)
+
+
+def tree(group: Group, level: int | None = None) -> Tree:
+    """A text picture of the hierarchy below ``group``."""
+    return group.tree(level)
+
+
+__all__ = [
+    "ContainsNodeError",
+    "consolidate_metadata",
+    "create_array",
+    "create_group",
+    "open",
+    "open_array",
+    "open_group",
+    "tree",
+]

@@ -1,0 +1,593 @@
+"""``Array``: one Zarr array in a store, read and written with numpy semantics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import DTypeError, ReadOnlyError, SelectionError, ShapeMismatchError
+from ..format.metadata import ArrayMetadata
+from ..storage.base import Store
+from . import engine
+from .engine import ChunkIO
+from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind
+from .nodes import Attributes, display_path, prefix_of, read_metadata, write_metadata
+
+
+class Array:
+    """A Zarr array (format 2 or 3).
+
+    Picklable as (store, path, metadata): the store pickles as its URL and
+    options, so an ``Array`` can be shipped to dask workers, where it reopens
+    its store lazily.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        metadata: ArrayMetadata,
+        *,
+        write_empty_chunks: bool = False,
+    ) -> None:
+        self._store = store
+        self._path = path
+        self._meta = metadata
+        self._write_empty = bool(write_empty_chunks)
+        self._io_cache: ChunkIO | None = None
+
+    # -- construction / pickling ---------------------------------------------
+    @classmethod
+    def open(cls, store: Store, path: str = "", *, zarr_format: int | None = None, **kwargs: Any) -> "Array":
+        from ..errors import NodeTypeError
+
+        meta = read_metadata(store, path, zarr_format=zarr_format)
+        if not isinstance(meta, ArrayMetadata):
+            raise NodeTypeError(f"the node at {display_path(path)} is a group, not an array")
+        return cls(store, path, meta, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._store, self._path, self._meta, self._write_empty))
+
+    @property
+    def _io(self) -> ChunkIO:
+        io = self._io_cache
+        if io is None:
+            io = self._io_cache = ChunkIO.for_array(self._store, self._path, self._meta)
+        return io
+
+    # -- properties ----------------------------------------------------------
+    @property
+    def metadata(self) -> ArrayMetadata:
+        return self._meta
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return display_path(self._path)
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._meta.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._meta.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._meta.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self._meta.shape)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the array's data in memory, uncompressed."""
+        return self.size * self.dtype.itemsize
+
+    @property
+    def sharding(self) -> dict[str, Any] | None:
+        """The ``sharding_indexed`` codec spec when the array is sharded, else None."""
+        for spec in self._meta.codecs:
+            if spec["name"] == "sharding_indexed":
+                return spec
+        return None
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The chunk shape: the inner chunks of a sharded array, as in zarr-python."""
+        sh = self.sharding
+        if sh is not None:
+            return tuple(sh["configuration"]["chunk_shape"])
+        return tuple(self._meta.chunk_shape)
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        return tuple(self._meta.chunk_shape) if self.sharding is not None else None
+
+    @property
+    def cdata_shape(self) -> tuple[int, ...]:
+        """Number of chunks (inner chunks, for a sharded array) along each axis."""
+        return tuple(-(-s // c) for s, c in zip(self.shape, self.chunks))
+
+    @property
+    def nchunks(self) -> int:
+        return math.prod(self.cdata_shape)
+
+    @property
+    def fill_value(self) -> Any:
+        return self._meta.fill_value
+
+    @property
+    def order(self) -> str:
+        return self._meta.order
+
+    @property
+    def zarr_format(self) -> int:
+        return self._meta.zarr_format
+
+    @property
+    def dimension_names(self) -> tuple[str | None, ...] | None:
+        return self._meta.dimension_names
+
+    @property
+    def attrs(self) -> Attributes:
+        return Attributes(self)
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+    @property
+    def write_empty_chunks(self) -> bool:
+        return self._write_empty
+
+    @property
+    def filters(self) -> tuple[dict[str, Any], ...]:
+        return _codec_roles(self._meta)[0]
+
+    @property
+    def serializer(self) -> dict[str, Any] | None:
+        return _codec_roles(self._meta)[1]
+
+    @property
+    def compressors(self) -> tuple[dict[str, Any], ...]:
+        return _codec_roles(self._meta)[2]
+
+    def __repr__(self) -> str:
+        return f"<zarr_engine.Array {self._store!r}{self.name} shape={self.shape} dtype={self.dtype}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Array):
+            return NotImplemented
+        return self._store == other._store and self._path == other._path and self._meta == other._meta
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- reading -------------------------------------------------------------
+    def __getitem__(self, selection: Any) -> Any:
+        kind = selection_kind(selection, self.ndim)
+        if kind == "vindex":
+            return self.get_coordinate_selection(selection)
+        if kind == "orthogonal":
+            return self.get_orthogonal_selection(selection)
+        return self.get_basic_selection(selection)
+
+    def get_basic_selection(self, selection: Any = Ellipsis, *, out: np.ndarray | None = None) -> Any:
+        return self._read_orthogonal(selection, out, allow_arrays=False)
+
+    def get_orthogonal_selection(self, selection: Any, *, out: np.ndarray | None = None) -> Any:
+        return self._read_orthogonal(selection, out, allow_arrays=True)
+
+    def get_coordinate_selection(self, selection: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        plan = PointPlan(selection, self.shape, self._meta.chunk_shape)
+        result = self._out_array(plan.out_shape, out)
+        flat = result.reshape(-1)
+        if not np.shares_memory(flat, result) and flat.size:
+            raise SelectionError("out= must be C-contiguous for a coordinate selection")
+        engine.read_points(self._io, plan, flat)
+        return result
+
+    get_mask_selection = get_coordinate_selection
+
+    def _read_orthogonal(self, selection: Any, out: np.ndarray | None, *, allow_arrays: bool) -> Any:
+        plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
+        result = self._out_array(plan.out_shape, out)
+        engine.read_orthogonal(self._io, plan, result)
+        if result.ndim == 0 and out is None and not _has_ellipsis(selection):
+            return result[()]
+        return result
+
+    def _out_array(self, shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
+        if out is None:
+            return np.empty(shape, dtype=self.dtype)
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != self.dtype:
+            raise SelectionError(
+                f"out= must be a numpy array of shape {shape} and dtype {self.dtype} for {self.name}"
+            )
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self[...]
+        a = np.asarray(a)
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __iter__(self) -> Any:
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    @property
+    def oindex(self) -> "_OIndex":
+        return _OIndex(self)
+
+    @property
+    def vindex(self) -> "_VIndex":
+        return _VIndex(self)
+
+    @property
+    def blocks(self) -> "_Blocks":
+        return _Blocks(self)
+
+    # -- writing -------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self._store.read_only:
+            raise ReadOnlyError(f"array {self.name} is read-only (store {self._store!r}); cannot write")
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        kind = selection_kind(selection, self.ndim)
+        if kind == "vindex":
+            self.set_coordinate_selection(selection, value)
+        elif kind == "orthogonal":
+            self.set_orthogonal_selection(selection, value)
+        else:
+            self.set_basic_selection(selection, value)
+
+    def set_basic_selection(self, selection: Any, value: Any) -> None:
+        self._write_orthogonal(selection, value, allow_arrays=False)
+
+    def set_orthogonal_selection(self, selection: Any, value: Any) -> None:
+        self._write_orthogonal(selection, value, allow_arrays=True)
+
+    def set_coordinate_selection(self, selection: Any, value: Any) -> None:
+        self._check_writable()
+        plan = PointPlan(selection, self.shape, self._meta.chunk_shape)
+        arr = self._prepare_value(value, plan.out_shape)
+        engine.write_points(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
+
+    set_mask_selection = set_coordinate_selection
+
+    def _write_orthogonal(self, selection: Any, value: Any, *, allow_arrays: bool) -> tuple[int, int]:
+        """Write, and return (chunks stored, chunks deleted as all fill value)."""
+        self._check_writable()
+        plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
+        arr = self._prepare_value(value, plan.out_shape)
+        return engine.write_orthogonal(self._io, plan, arr, write_empty=self._write_empty)
+
+    def write_region(self, selection: Any, value: Any) -> tuple[int, int]:
+        """Like ``a[selection] = value`` for a basic selection, returning
+        (chunks stored, chunks deleted as all fill value)."""
+        return self._write_orthogonal(selection, value, allow_arrays=False)
+
+    def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+        """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write."""
+        dt = self.dtype
+        try:
+            if dt.kind == "O":
+                arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value.astype(object)
+            elif isinstance(value, Array):
+                arr = np.asarray(value[...]).astype(dt, copy=False)
+            else:
+                arr = np.asarray(value)
+                if arr.dtype != dt:
+                    if arr.dtype.kind in "US" and dt.kind not in "USO":
+                        raise TypeError(f"cannot store values of dtype {arr.dtype}")
+                    arr = arr.astype(dt, casting="unsafe")
+        except (ValueError, TypeError) as e:
+            raise DTypeError(
+                f"cannot store a value of type {type(value).__name__}"
+                f"{' and dtype ' + str(np.asarray(value).dtype) if _safe_dtype(value) else ''} in array {self.name} "
+                f"of dtype {dt}: {e}"
+            ) from None
+        if arr.shape == shape:
+            return arr
+        try:
+            return np.broadcast_to(arr, shape)
+        except ValueError:
+            raise ShapeMismatchError(
+                f"cannot assign a value of shape {arr.shape} to a selection of shape {shape} in array {self.name}"
+            ) from None
+
+    # -- shape changes -------------------------------------------------------
+    def resize(self, *new_shape: Any) -> None:
+        """Change the shape. Chunks that fall outside are deleted, and the parts of edge chunks
+        beyond the new shape are reset to the fill value, so growing again never shows stale data."""
+        self._check_writable()
+        if len(new_shape) == 1 and isinstance(new_shape[0], (tuple, list)):
+            new_shape = tuple(new_shape[0])
+        try:
+            shape = tuple(int(s) for s in new_shape)
+        except (TypeError, ValueError):
+            raise ShapeMismatchError(f"new shape {new_shape!r} for {self.name} must be a tuple of integers") from None
+        if len(shape) != self.ndim or any(s < 0 for s in shape):
+            raise ShapeMismatchError(
+                f"cannot resize {self.name} from {self.shape} to {shape}: need {self.ndim} non-negative lengths"
+            )
+        old = self.shape
+        if any(n < o for n, o in zip(shape, old)):
+            self._trim(shape)
+        self._set_metadata(self._meta.replace(shape=shape))
+
+    def _trim(self, shape: tuple[int, ...]) -> None:
+        cshape = self._meta.chunk_shape
+        grid = tuple(-(-s // c) for s, c in zip(shape, cshape))
+        enc = self._meta.chunk_key_encoding
+        prefix = prefix_of(self._path)
+        drop: list[str] = []
+        straddle: list[tuple[int, ...]] = []
+        for key in self._store.list_prefix(prefix):
+            coords = enc.decode(key[len(prefix):])
+            if coords is None or len(coords) != self.ndim:
+                continue
+            if any(c >= g for c, g in zip(coords, grid)):
+                drop.append(key)
+            elif any((c + 1) * cs > s for c, cs, s in zip(coords, cshape, shape)):
+                straddle.append(coords)
+        self._store.delete_many(drop)
+        io = self._io
+        for coords in straddle:  # few: only chunks on the new edge
+            key = io.key(coords)
+            data = self._store.get(key)
+            if data is None:
+                continue
+            chunk = io.decode_writable(data, key)
+            for ax, (c, cs, s) in enumerate(zip(coords, cshape, shape)):
+                keep = s - c * cs
+                if keep < cs:
+                    idx = [slice(None)] * self.ndim
+                    idx[ax] = slice(keep, None)
+                    chunk[tuple(idx)] = io.fill
+            k, enc_bytes = engine._encode_or_drop(io, chunk, key, self._write_empty)
+            if enc_bytes is None:
+                self._store.delete(k)
+            else:
+                self._store.set(k, enc_bytes)
+
+    def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
+        """Grow along ``axis`` and write ``data`` into the new part. Returns the new shape."""
+        self._check_writable()
+        arr = self._prepare_value(data, np.shape(data)) if not isinstance(data, np.ndarray) else data
+        if arr.ndim != self.ndim:
+            raise ShapeMismatchError(
+                f"cannot append data of {arr.ndim} dimensions to the {self.ndim}-dimensional array {self.name}"
+            )
+        if not -self.ndim <= axis < self.ndim:
+            raise SelectionError(f"axis {axis} out of range for {self.name} with {self.ndim} dimensions")
+        axis %= self.ndim
+        for ax, (a, b) in enumerate(zip(arr.shape, self.shape)):
+            if ax != axis and a != b:
+                raise ShapeMismatchError(
+                    f"cannot append data of shape {arr.shape} to {self.name} of shape {self.shape} along axis {axis}"
+                )
+        old = self.shape
+        new = tuple(s + (arr.shape[axis] if ax == axis else 0) for ax, s in enumerate(old))
+        self.resize(new)
+        region = tuple(slice(old[axis], None) if ax == axis else slice(None) for ax in range(self.ndim))
+        self[region] = arr
+        return new
+
+    # -- metadata and attributes ---------------------------------------------
+    def _set_metadata(self, meta: ArrayMetadata) -> None:
+        self._check_writable()
+        write_metadata(self._store, self._path, meta)
+        self._meta = meta
+        self._io_cache = None
+
+    def _set_attributes(self, attrs: dict[str, Any]) -> None:
+        self._set_metadata(self._meta.replace(attributes=attrs))
+
+    def _refresh(self) -> None:
+        self._meta = read_metadata(self._store, self._path)  # type: ignore[assignment]
+        self._io_cache = None
+
+    def update_attributes(self, new: dict[str, Any]) -> "Array":
+        self.attrs.update(new)
+        return self
+
+    # -- stored size ---------------------------------------------------------
+    def _chunk_keys(self) -> list[str]:
+        prefix = prefix_of(self._path)
+        enc = self._meta.chunk_key_encoding
+        grid = self._meta.grid_shape
+        out = []
+        for key in self._store.list_prefix(prefix):
+            coords = enc.decode(key[len(prefix):])
+            if coords is not None and len(coords) == self.ndim and all(0 <= c < g for c, g in zip(coords, grid)):
+                out.append(key)
+        return out
+
+    @property
+    def nchunks_initialized(self) -> int:
+        """Number of stored chunks (shards, for a sharded array)."""
+        return len(self._chunk_keys())
+
+    @property
+    def nbytes_stored(self) -> int:
+        """Bytes the array takes in the store, metadata included."""
+        prefix = prefix_of(self._path)
+        total = 0
+        for key in self._store.list_prefix(prefix):
+            rest = key[len(prefix):]
+            if "/" in rest and self._meta.chunk_key_encoding.decode(rest) is None:
+                continue  # not ours (cannot happen below an array, but be safe at the root)
+            size = self._store.getsize(key)
+            total += size or 0
+        return total
+
+    @property
+    def info(self) -> "ArrayInfo":
+        return ArrayInfo(self, complete=False)
+
+    def info_complete(self) -> "ArrayInfo":
+        return ArrayInfo(self, complete=True)
+
+
+def _has_ellipsis(selection: Any) -> bool:
+    if selection is Ellipsis:
+        return True
+    return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
+
+
+def _safe_dtype(value: Any) -> bool:
+    try:
+        np.asarray(value)
+        return True
+    except Exception:
+        return False
+
+
+def _codec_roles(meta: ArrayMetadata) -> tuple[tuple[dict, ...], dict | None, tuple[dict, ...]]:
+    """Split a codec chain into (filters, serializer, compressors) by position around the array->bytes codec."""
+    from ..codecs import get_codec
+
+    specs = list(meta.codecs)
+    for i, spec in enumerate(specs):
+        try:
+            kind = type(get_codec(spec)).kind
+        except Exception:
+            continue
+        if kind == "array_bytes":
+            return tuple(specs[:i]), specs[i], tuple(specs[i + 1 :])
+    return tuple(specs), None, ()
+
+
+def _rebuild(store: Store, path: str, meta: ArrayMetadata, write_empty: bool) -> Array:
+    return Array(store, path, meta, write_empty_chunks=write_empty)
+
+
+class _OIndex:
+    __slots__ = ("_a",)
+
+    def __init__(self, a: Array):
+        self._a = a
+
+    def __getitem__(self, sel: Any) -> Any:
+        return self._a.get_orthogonal_selection(sel)
+
+    def __setitem__(self, sel: Any, value: Any) -> None:
+        self._a.set_orthogonal_selection(sel, value)
+
+
+class _VIndex:
+    __slots__ = ("_a",)
+
+    def __init__(self, a: Array):
+        self._a = a
+
+    def __getitem__(self, sel: Any) -> np.ndarray:
+        return self._a.get_coordinate_selection(sel)
+
+    def __setitem__(self, sel: Any, value: Any) -> None:
+        self._a.set_coordinate_selection(sel, value)
+
+
+class _Blocks:
+    """``a.blocks[i, j]``: whole chunks (inner chunks, for a sharded array) by grid index."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, a: Array):
+        self._a = a
+
+    def __getitem__(self, sel: Any) -> np.ndarray:
+        return self._a.get_basic_selection(blocks_to_selection(sel, self._a.shape, self._a.chunks))
+
+    def __setitem__(self, sel: Any, value: Any) -> None:
+        self._a.set_basic_selection(blocks_to_selection(sel, self._a.shape, self._a.chunks), value)
+
+
+class ArrayInfo:
+    """A readable summary of an array, like zarr-python's ``info``."""
+
+    def __init__(self, array: Array, *, complete: bool):
+        self._a = array
+        self._complete = complete
+
+    def _rows(self) -> list[tuple[str, str]]:
+        a = self._a
+        rows = [
+            ("Type", "Array"),
+            ("Zarr format", str(a.zarr_format)),
+            ("Data type", str(a.metadata.data_type.name if a.zarr_format == 3 else a.dtype)),
+            ("Fill value", repr(a.fill_value)),
+            ("Shape", str(a.shape)),
+            ("Chunk shape", str(a.chunks)),
+        ]
+        if a.shards is not None:
+            rows.append(("Shard shape", str(a.shards)))
+        rows += [
+            ("Order", a.order),
+            ("Read-only", str(a.read_only)),
+            ("Store", repr(a.store)),
+            ("Filters", _fmt_specs(a.filters)),
+            ("Serializer", _fmt_specs((a.serializer,)) if a.serializer else "-"),
+            ("Compressors", _fmt_specs(a.compressors)),
+            ("No. bytes", _fmt_bytes(a.nbytes)),
+        ]
+        if self._complete:
+            stored = a.nbytes_stored
+            ratio = a.nbytes / stored if stored else float("inf")
+            rows += [
+                ("No. bytes stored", _fmt_bytes(stored)),
+                ("Storage ratio", f"{ratio:.1f}"),
+                ("Chunks Initialized", f"{a.nchunks_initialized}/{math.prod(a.metadata.grid_shape)}"),
+            ]
+        return rows
+
+    def __repr__(self) -> str:
+        rows = self._rows()
+        w = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{w}} : {v}" for k, v in rows)
+
+    __str__ = __repr__
+
+
+def _fmt_specs(specs: Any) -> str:
+    parts = []
+    for s in specs:
+        if not s:
+            continue
+        cfg = s.get("configuration") or {}
+        parts.append(s["name"] + ("(" + ", ".join(f"{k}={v!r}" for k, v in cfg.items()) + ")" if cfg else ""))
+    return ", ".join(parts) if parts else "-"
+
+
+def _fmt_bytes(n: int) -> str:
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    v = float(n)
+    for u in units:
+        if v < 1024 or u == units[-1]:
+            return f"{n} ({v:.1f}{u})" if u != "B" else f"{n}"
+        v /= 1024
+    return str(n)

@@ -1,0 +1,273 @@
+"""The chunk engine: executes selection plans against a store.
+
+Read: fetch the touched chunks (one batch per group of keys, or one ``get`` per
+pool task for stores where a read is a cheap local call), decode in the thread
+pool, each chunk straight into its slice of the preallocated output when the
+chunk is wholly wanted and the output slice is contiguous, else into a scratch
+chunk copied once. Missing keys become the fill value.
+
+Write: the mirror image. A chunk only partly covered is read, patched and
+rewritten; a chunk that ends up all fill value is deleted unless
+``write_empty_chunks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..codecs import ChunkSpec, CodecChain
+from ..errors import ChunkCorruptError, StoreError
+from ..format.metadata import ArrayMetadata
+from ..storage.base import Store
+from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
+from .pool import run_indexed
+
+#: keys fetched per store round trip for stores that batch (remote ones)
+BATCH_KEYS = 512
+
+
+def fill_scalar(meta: ArrayMetadata) -> Any:
+    """The value missing chunks read as (a v2 null fill value reads as the dtype's zero)."""
+    fv = meta.fill_value
+    if fv is None:
+        # as zarr-python: the data type's default ("" for strings, zero for numbers)
+        fv = meta.data_type.default_fill_value(3)
+        if fv is None and meta.dtype.kind != "O":
+            fv = np.zeros((), dtype=meta.dtype)[()]
+    return fv
+
+
+def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
+    """True when every element of ``chunk`` equals ``fill`` (NaN equal to NaN)."""
+    kind = chunk.dtype.kind
+    if kind == "O":
+        return all(_obj_equal(v, fill) for v in chunk.flat)
+    if chunk.dtype.fields is not None or kind == "V":
+        f = np.asarray(fill, dtype=chunk.dtype)
+        return chunk.tobytes() == f.tobytes() * chunk.size
+    if kind in "fc":
+        f = np.asarray(fill, dtype=chunk.dtype)
+        if np.isnan(f):
+            return bool(np.isnan(chunk).all())
+    if kind in "biufc" and not np.asarray(fill).any():
+        return not chunk.any()
+    return bool(np.all(chunk == fill))
+
+
+def _obj_equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+@dataclass
+class ChunkIO:
+    """What the engine needs to move one array's chunks: store, key prefix, codec chain."""
+
+    store: Store
+    prefix: str  # "" for the root, else "path/"
+    meta: ArrayMetadata
+    chain: CodecChain
+    fill: Any
+    path: str
+
+    @classmethod
+    def for_array(cls, store: Store, path: str, meta: ArrayMetadata) -> "ChunkIO":
+        fill = fill_scalar(meta)
+        spec = ChunkSpec(tuple(meta.chunk_shape), meta.dtype, fill)
+        chain = CodecChain.from_specs(meta.codecs, spec, path=path or "/")
+        return cls(store, f"{path}/" if path else "", meta, chain, fill, path)
+
+    def key(self, coords: tuple[int, ...]) -> str:
+        return self.prefix + self.meta.chunk_key(coords)
+
+    # -- decoding -----------------------------------------------------------
+    def decode(self, data: Any, key: str, out: np.ndarray | None = None) -> np.ndarray:
+        try:
+            return self.chain.decode(data, out=out, key=key)
+        except ChunkCorruptError:
+            raise
+        except Exception as e:  # a codec bug or an unexpected library error: never leak it bare
+            raise ChunkCorruptError(f"chunk {key!r}: cannot decode: {type(e).__name__}: {e}") from e
+
+    def decode_writable(self, data: Any, key: str) -> np.ndarray:
+        buf = np.empty(self.meta.chunk_shape, dtype=self.meta.dtype)
+        return self.decode(data, key, out=buf)
+
+    def new_chunk(self) -> np.ndarray:
+        dt = self.meta.dtype
+        if dt.kind == "O":
+            chunk = np.empty(self.meta.chunk_shape, dtype=dt)
+            chunk.fill(self.fill)
+            return chunk
+        return np.full(self.meta.chunk_shape, self.fill, dtype=dt)
+
+
+def _batched(store: Store) -> bool:
+    return bool(getattr(store, "prefers_batches", False))
+
+
+def for_each_chunk(store: Store, keys: Sequence[str], fn: Callable[[int, Any], Any]) -> list[Any]:
+    """Call ``fn(i, value_or_None)`` for every key, on the pool, fetching as the store prefers."""
+    n = len(keys)
+    if not _batched(store):
+        get = store.get
+        return run_indexed(lambda i: fn(i, get(keys[i])), n)
+    results: list[Any] = []
+    for lo in range(0, n, BATCH_KEYS):
+        batch = keys[lo : lo + BATCH_KEYS]
+        got = store.get_many(batch)
+        results.extend(run_indexed(lambda i, lo=lo: fn(lo + i, got.get(keys[lo + i])), len(batch)))
+    return results
+
+
+# ---------------------------------------------------------------------------
+# reads
+# ---------------------------------------------------------------------------
+
+
+def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (of ``plan.out_shape``) with the selected elements."""
+    projs = list(plan)
+    if not projs:
+        return out
+    keys = [io.key(p.coords) for p in projs]
+    chunk_shape = tuple(io.meta.chunk_shape)
+    chunk_size = int(np.prod(chunk_shape, dtype=np.int64))
+
+    def work(i: int, data: Any) -> None:
+        p: ChunkProjection = projs[i]
+        if data is None:
+            set_orthogonal(out, p.out_sel, io.fill)
+            return
+        if p.is_whole:
+            view = out[p.out_sel]
+            if isinstance(view, np.ndarray) and view.flags.c_contiguous and view.size == chunk_size:
+                io.decode(data, keys[i], out=view.reshape(chunk_shape))
+                return
+        chunk = io.decode(data, keys[i])
+        set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
+
+    for_each_chunk(io.store, keys, work)
+    return out
+
+
+def read_points(io: ChunkIO, plan: PointPlan, out_flat: np.ndarray) -> np.ndarray:
+    groups = list(plan)
+    keys = [io.key(g.coords) for g in groups]
+
+    def work(i: int, data: Any) -> None:
+        g = groups[i]
+        if data is None:
+            out_flat[g.positions] = io.fill
+            return
+        chunk = io.decode(data, keys[i])
+        out_flat[g.positions] = chunk[g.local]
+
+    for_each_chunk(io.store, keys, work)
+    return out_flat
+
+
+# ---------------------------------------------------------------------------
+# writes
+# ---------------------------------------------------------------------------
+
+
+def _commit(io: ChunkIO, encoded: Sequence[tuple[str, Any]]) -> tuple[int, int]:
+    """Store the encoded chunks (value None: delete). Returns (written, deleted)."""
+    puts = [(k, v) for k, v in encoded if v is not None]
+    dels = [k for k, v in encoded if v is None]
+    if puts:
+        io.store.set_many(puts)
+    if dels:
+        io.store.delete_many(dels)
+    return len(puts), len(dels)
+
+
+def _encode_or_drop(io: ChunkIO, chunk: np.ndarray, key: str, write_empty: bool) -> tuple[str, Any]:
+    if not write_empty and is_all_fill(chunk, io.fill):
+        return key, None
+    try:
+        return key, io.chain.encode(chunk)
+    except (ChunkCorruptError, StoreError):
+        raise
+    except Exception as e:
+        from ..errors import CodecError
+
+        if isinstance(e, CodecError):
+            raise
+        raise CodecError(f"chunk {key!r}: cannot encode: {type(e).__name__}: {e}") from e
+
+
+def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, write_empty: bool) -> tuple[int, int]:
+    """Write ``value`` (already of ``plan.out_shape`` and the array's dtype) at the plan's selection."""
+    projs = list(plan)
+    if not projs:
+        return 0, 0
+    keys = [io.key(p.coords) for p in projs]
+    chunk_shape = tuple(io.meta.chunk_shape)
+    totals = [0, 0]
+
+    def build(i: int, old: Any) -> tuple[str, Any]:
+        p = projs[i]
+        part = get_orthogonal(value, p.out_sel) if p.out_sel else value
+        if p.is_whole and not any(isinstance(s, (int, np.integer)) for s in p.chunk_sel):
+            chunk = np.ascontiguousarray(part)
+            if chunk.shape != chunk_shape:
+                chunk = chunk.reshape(chunk_shape)
+        else:
+            if old is not None:
+                chunk = io.decode_writable(old, keys[i])
+            else:
+                chunk = io.new_chunk()
+            set_orthogonal(chunk, p.chunk_sel, part)
+        return _encode_or_drop(io, chunk, keys[i], write_empty)
+
+    need_old = {i for i, p in enumerate(projs) if not p.covers_valid}
+    # chunks wholly covered never read the store; partial ones read-modify-write
+    if not _batched(io.store):
+        # local-like stores: each pool task reads, encodes and stores its own chunk
+        store = io.store
+
+        def local(i: int) -> tuple[str, Any]:
+            key, enc = build(i, store.get(keys[i]) if i in need_old else None)
+            if enc is None:
+                store.delete(key)
+            else:
+                store.set(key, enc)
+            return key, enc
+
+        done = run_indexed(local, len(projs))
+        written = sum(1 for _, v in done if v is not None)
+        return written, len(done) - written
+    step = BATCH_KEYS
+    for lo in range(0, len(projs), step):
+        idx = list(range(lo, min(lo + step, len(projs))))
+        old_keys = [keys[i] for i in idx if i in need_old]
+        olds = io.store.get_many(old_keys) if old_keys else {}
+        encoded = run_indexed(lambda j: build(idx[j], olds.get(keys[idx[j]])), len(idx))
+        w, d = _commit(io, encoded)
+        totals[0] += w
+        totals[1] += d
+    return totals[0], totals[1]
+
+
+def write_points(io: ChunkIO, plan: PointPlan, values_flat: np.ndarray, *, write_empty: bool) -> tuple[int, int]:
+    groups = list(plan)
+    keys = [io.key(g.coords) for g in groups]
+    olds = io.store.get_many(keys)
+
+    def build(i: int) -> tuple[str, Any]:
+        g = groups[i]
+        old = olds.get(keys[i])
+        chunk = io.decode_writable(old, keys[i]) if old is not None else io.new_chunk()
+        chunk[g.local] = values_flat[g.positions]
+        return _encode_or_drop(io, chunk, keys[i], write_empty)
+
+    encoded = run_indexed(build, len(groups))
+    return _commit(io, encoded)

@@ -1,0 +1,316 @@
+"""``Group``: a hierarchy of arrays and groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import NodeNotFoundError, NodeTypeError, ReadOnlyError
+from ..format.metadata import ArrayMetadata, GroupMetadata, NodeMetadata
+from ..format.serialize import METADATA_KEYS, parse_node
+from ..storage.base import Store
+from .array import Array
+from .nodes import (
+    Attributes,
+    display_path,
+    join_path,
+    normalize_path,
+    prefix_of,
+    read_metadata,
+    write_metadata,
+)
+
+
+
+class Group:
+    """A Zarr group. Children are found through consolidated metadata when the
+    group was opened with it, otherwise by listing the store."""
+
+    def __init__(self, store: Store, path: str, metadata: GroupMetadata, *, use_consolidated: bool | None = None):
+        self._store = store
+        self._path = path
+        self._meta = metadata
+        # consolidated metadata is used unless asked not to; writes through this
+        # object drop it (it would be stale), so the store is listed instead
+        self._use_consolidated = use_consolidated is not False and metadata.consolidated is not None
+
+    @classmethod
+    def open(cls, store: Store, path: str = "", *, zarr_format: int | None = None, use_consolidated: bool | None = None) -> "Group":
+        meta = read_metadata(store, path, zarr_format=zarr_format)
+        if not isinstance(meta, GroupMetadata):
+            raise NodeTypeError(f"the node at {display_path(path)} is an array, not a group")
+        if use_consolidated is True and meta.consolidated is None:
+            from ..errors import MetadataError
+
+            raise MetadataError(f"group {display_path(path)} has no consolidated metadata (use_consolidated=True)")
+        return cls(store, path, meta, use_consolidated=use_consolidated)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Group, (self._store, self._path, self._meta), {"_use_consolidated": self._use_consolidated})
+
+    # -- properties ----------------------------------------------------------
+    @property
+    def metadata(self) -> GroupMetadata:
+        return self._meta
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return display_path(self._path)
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def zarr_format(self) -> int:
+        return self._meta.zarr_format
+
+    @property
+    def attrs(self) -> Attributes:
+        return Attributes(self)
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+    def __repr__(self) -> str:
+        return f"<zarr_engine.Group {self._store!r}{self.name}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Group):
+            return NotImplemented
+        return self._store == other._store and self._path == other._path
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- children ------------------------------------------------------------
+    def _node(self, rel: str, meta: NodeMetadata) -> "Array | Group":
+        path = join_path(self._path, rel)
+        if isinstance(meta, ArrayMetadata):
+            return Array(self._store, path, meta)
+        sub = None
+        if self._use_consolidated and self._meta.consolidated is not None:
+            # give the child the part of our consolidated view below it
+            pre = rel + "/"
+            sub = {k[len(pre):]: v for k, v in self._meta.consolidated.items() if k.startswith(pre)}
+        g = Group(self._store, path, meta.replace(consolidated=sub) if sub is not None else meta)
+        return g
+
+    def _child_meta(self, rel: str) -> NodeMetadata:
+        if self._use_consolidated and self._meta.consolidated is not None:
+            meta = self._meta.consolidated.get(rel)
+            if meta is None:
+                raise NodeNotFoundError(f"no array or group at {display_path(join_path(self._path, rel))} (consolidated metadata of {self.name})")
+            return meta
+        return read_metadata(self._store, join_path(self._path, rel))
+
+    def __getitem__(self, name: str) -> "Array | Group":
+        rel = normalize_path(name)
+        if not rel:
+            return self
+        try:
+            meta = self._child_meta(rel)
+        except NodeNotFoundError:
+            raise KeyError(name) from NodeNotFoundError(
+                f"no array or group named {name!r} in {self.name}"
+            )
+        return self._node(rel, meta)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+            return True
+        except (KeyError, NodeNotFoundError):
+            return False
+
+    def _children(self) -> list[tuple[str, NodeMetadata]]:
+        if self._use_consolidated and self._meta.consolidated is not None:
+            return sorted((k, v) for k, v in self._meta.consolidated.items() if "/" not in k)
+        prefix = prefix_of(self._path)
+        _, dirs = self._store.list_dir(prefix)
+        keys = [prefix + d + "/" + k for d in dirs for k in METADATA_KEYS]
+        got = self._store.get_many(keys)  # every child's metadata in one batch
+        out = []
+        for d in dirs:
+            p = prefix + d + "/"
+            docs = {k: got[p + k] for k in METADATA_KEYS if p + k in got}
+            if not any(k in docs for k in ("zarr.json", ".zarray", ".zgroup")):
+                continue
+            out.append((d, parse_node(docs, display_path(join_path(self._path, d)), None)))
+        return out
+
+    def members(self, max_depth: int | None = 0) -> tuple[tuple[str, "Array | Group"], ...]:
+        """``(name, node)`` pairs below this group; ``max_depth=None`` walks the whole tree."""
+        out: list[tuple[str, Array | Group]] = []
+        for name, meta in self._children():
+            node = self._node(name, meta)
+            out.append((name, node))
+            if isinstance(node, Group) and (max_depth is None or max_depth > 0):
+                for sub, child in node.members(None if max_depth is None else max_depth - 1):
+                    out.append((f"{name}/{sub}", child))
+        return tuple(out)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(name for name, _ in self._children())
+
+    def __len__(self) -> int:
+        return len(self._children())
+
+    def keys(self) -> list[str]:
+        return list(self)
+
+    def array_keys(self) -> list[str]:
+        return [n for n, m in self._children() if isinstance(m, ArrayMetadata)]
+
+    def group_keys(self) -> list[str]:
+        return [n for n, m in self._children() if isinstance(m, GroupMetadata)]
+
+    def arrays(self) -> list[tuple[str, Array]]:
+        return [(n, self._node(n, m)) for n, m in self._children() if isinstance(m, ArrayMetadata)]  # type: ignore[misc]
+
+    def groups(self) -> list[tuple[str, "Group"]]:
+        return [(n, self._node(n, m)) for n, m in self._children() if isinstance(m, GroupMetadata)]  # type: ignore[misc]
+
+    # -- creating children -----------------------------------------------------
+    def _check_writable(self) -> None:
+        if self._store.read_only:
+            raise ReadOnlyError(f"group {self.name} is read-only (store {self._store!r}); cannot write")
+
+    def create_array(self, name: str, **kwargs: Any) -> Array:
+        """Create an array below this group (same arguments as :func:`zarr_engine.create_array`)."""
+        from .api import create_array
+
+        self._check_writable()
+        kwargs.setdefault("zarr_format", self.zarr_format)
+        arr = create_array(self._store, path=join_path(self._path, name), **kwargs)
+        self._use_consolidated = False
+        return arr
+
+    def create_group(self, name: str, *, overwrite: bool = False, attributes: dict[str, Any] | None = None) -> "Group":
+        from .api import create_group
+
+        self._check_writable()
+        g = create_group(
+            self._store, path=join_path(self._path, name), zarr_format=self.zarr_format,
+            overwrite=overwrite, attributes=attributes,
+        )
+        self._use_consolidated = False
+        return g
+
+    def require_group(self, name: str, *, overwrite: bool = False) -> "Group":
+        """The group ``name``, created if absent."""
+        rel = normalize_path(name)
+        try:
+            node = self._node(rel, self._child_meta(rel))
+        except NodeNotFoundError:
+            return self.create_group(rel)
+        if overwrite:
+            return self.create_group(rel, overwrite=True)
+        if not isinstance(node, Group):
+            raise NodeTypeError(f"{node.name} is an array, not a group")
+        return node
+
+    def require_array(self, name: str, *, shape: Any, dtype: Any, **kwargs: Any) -> Array:
+        """The array ``name``, created if absent; an existing one must match shape and dtype."""
+        import numpy as np
+
+        rel = normalize_path(name)
+        try:
+            node = self._node(rel, self._child_meta(rel))
+        except NodeNotFoundError:
+            return self.create_array(rel, shape=shape, dtype=dtype, **kwargs)
+        if not isinstance(node, Array):
+            raise NodeTypeError(f"{node.name} is a group, not an array")
+        shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
+        wants_str = dtype is str or dtype == "str"
+        same_dtype = node.dtype.kind == "O" if wants_str else node.dtype == np.dtype(dtype)
+        if node.shape != shape_t or not same_dtype:
+            raise NodeTypeError(
+                f"array {node.name} exists with shape {node.shape} and dtype {node.dtype}, not {shape_t} and {dtype}"
+            )
+        return node
+
+    def __delitem__(self, name: str) -> None:
+        self._check_writable()
+        rel = normalize_path(name)
+        self._child_meta(rel)  # raises if absent
+        self._store.delete_prefix(prefix_of(join_path(self._path, rel)))
+        self._use_consolidated = False
+
+    # -- attributes ----------------------------------------------------------
+    def _set_attributes(self, attrs: dict[str, Any]) -> None:
+        self._check_writable()
+        meta = self._meta.replace(attributes=attrs)
+        if meta.zarr_format == 3:
+            write_metadata(self._store, self._path, meta)
+        else:
+            write_metadata(self._store, self._path, meta.replace(consolidated=None))
+        self._meta = meta
+
+    def _refresh(self) -> None:
+        meta = read_metadata(self._store, self._path)
+        self._meta = meta  # type: ignore[assignment]
+
+    def update_attributes(self, new: dict[str, Any]) -> "Group":
+        self.attrs.update(new)
+        return self
+
+    # -- display -------------------------------------------------------------
+    def tree(self, level: int | None = None) -> "Tree":
+        return Tree(self, level)
+
+    @property
+    def info(self) -> str:
+        rows = [
+            ("Name", self.name),
+            ("Type", "Group"),
+            ("Zarr format", str(self.zarr_format)),
+            ("Read-only", str(self.read_only)),
+            ("Store", repr(self._store)),
+            ("Consolidated", str(self._meta.consolidated is not None)),
+        ]
+        w = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{w}} : {v}" for k, v in rows)
+
+
+class Tree:
+    """A text picture of a hierarchy (``repr`` prints it)."""
+
+    def __init__(self, group: Group, level: int | None):
+        self._g = group
+        self._level = level
+
+    def _lines(self, g: Group, indent: str, depth: int) -> list[str]:
+        lines: list[str] = []
+        kids = g.members()
+        for i, (name, node) in enumerate(kids):
+            last = i == len(kids) - 1
+            branch = "└── " if last else "├── "
+            if isinstance(node, Array):
+                lines.append(f"{indent}{branch}{name} {node.shape} {node.dtype}")
+            else:
+                lines.append(f"{indent}{branch}{name}")
+                if self._level is None or depth < self._level:
+                    lines += self._lines(node, indent + ("    " if last else "│   "), depth + 1)
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join([self._g.name] + self._lines(self._g, "", 1))
+
+    __str__ = __repr__

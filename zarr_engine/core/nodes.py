@@ -1,0 +1,162 @@
+"""Reading and writing node metadata, and what arrays and groups share (paths, attributes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ContainsNodeError, InvalidKeyError, NodeNotFoundError, NodeTypeError
+from ..format import consolidated as _consolidated
+from ..format.metadata import ArrayMetadata, GroupMetadata, NodeMetadata
+from ..format.serialize import METADATA_KEYS, parse_node, to_documents
+from ..storage.base import Store, validate_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+ZMETADATA = ".zmetadata"
+
+
+def normalize_path(path: str | None) -> str:
+    """``"a/b"`` for ``"/a/b/"`` and the like; ``""`` for the root. Refuses escaping paths."""
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise InvalidKeyError(f"node path must be a string, got {type(path).__name__}: {path!r}")
+    p = path.strip("/")
+    if p:
+        validate_key(p)
+    return p
+
+
+def join_path(parent: str, name: str) -> str:
+    name = normalize_path(name)
+    return f"{parent}/{name}" if parent and name else (parent or name)
+
+
+def prefix_of(path: str) -> str:
+    return f"{path}/" if path else ""
+
+
+def display_path(path: str) -> str:
+    return "/" + path
+
+
+def read_metadata(store: Store, path: str, *, zarr_format: int | None = None) -> NodeMetadata:
+    """Metadata of the node at ``path`` (one batched store request), v2 consolidated metadata included."""
+    prefix = prefix_of(path)
+    keys = list(METADATA_KEYS) + [ZMETADATA]
+    got = store.get_many([prefix + k for k in keys])
+    docs = {k: got[prefix + k] for k in keys if prefix + k in got}
+    zmeta = docs.pop(ZMETADATA, None)
+    meta = parse_node(docs, display_path(path), zarr_format)
+    if zmeta is not None and isinstance(meta, GroupMetadata) and meta.zarr_format == 2:
+        nodes = _consolidated.parse_zmetadata(zmeta, display_path(path))
+        meta = meta.replace(consolidated={k: v for k, v in nodes.items() if k})
+    return meta
+
+
+def try_read_metadata(store: Store, path: str, *, zarr_format: int | None = None) -> NodeMetadata | None:
+    try:
+        return read_metadata(store, path, zarr_format=zarr_format)
+    except NodeNotFoundError:
+        return None
+
+
+def write_metadata(store: Store, path: str, meta: NodeMetadata) -> None:
+    """Write the node's metadata documents (and remove a v2 ``.zattrs`` made empty)."""
+    prefix = prefix_of(path)
+    docs = to_documents(meta)
+    store.set_many([(prefix + k, v) for k, v in docs.items()])
+    if meta.zarr_format == 2 and ".zattrs" not in docs:
+        store.delete(prefix + ".zattrs")
+
+
+def ensure_parents(store: Store, path: str, zarr_format: int) -> None:
+    """Create the missing groups above ``path``; refuse when an ancestor is an array."""
+    parts = path.split("/") if path else []
+    ancestors = ["/".join(parts[:i]) for i in range(len(parts))]
+    if not ancestors:
+        return
+    keys = [prefix_of(a) + k for a in ancestors for k in METADATA_KEYS]
+    present = store.get_many(keys)
+    for a in ancestors:
+        p = prefix_of(a)
+        if p + "zarr.json" in present or p + ".zarray" in present or p + ".zgroup" in present:
+            docs = {k: present[p + k] for k in METADATA_KEYS if p + k in present}
+            meta = parse_node(docs, display_path(a), None)
+            if isinstance(meta, ArrayMetadata):
+                raise NodeTypeError(
+                    f"cannot create a node at {display_path(path)}: {display_path(a)} is an array, not a group"
+                )
+            continue
+        write_metadata(store, a, GroupMetadata(zarr_format=zarr_format))  # type: ignore[arg-type]
+
+
+def prepare_new_node(store: Store, path: str, *, overwrite: bool) -> None:
+    """Make room for a new node at ``path``: refuse if one exists, or clear it when overwriting."""
+    existing = try_read_metadata(store, path)
+    if existing is None:
+        if overwrite:
+            # stray chunk keys of an earlier node must not leak into the new one
+            store.delete_prefix(prefix_of(path))
+        return
+    if not overwrite:
+        raise ContainsNodeError(
+            f"a {existing.node_type} already exists at {display_path(path)} in {store!r}; pass overwrite=True to replace it"
+        )
+    store.delete_prefix(prefix_of(path))
+
+
+class Attributes(MutableMapping[str, Any]):
+    """A node's user attributes; every change is written to the store at once."""
+
+    def __init__(self, node: Any):
+        self._node = node
+
+    def _data(self) -> dict[str, Any]:
+        return self._node.metadata.attributes
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._data()))
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        new = dict(self._data())
+        new[key] = value
+        self._node._set_attributes(new)
+
+    def __delitem__(self, key: str) -> None:
+        new = dict(self._data())
+        del new[key]
+        self._node._set_attributes(new)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # one write for many keys
+        new = dict(self._data())
+        new.update(*args, **kwargs)
+        self._node._set_attributes(new)
+
+    def put(self, d: dict[str, Any]) -> None:
+        """Replace every attribute with ``d``."""
+        self._node._set_attributes(dict(d))
+
+    def asdict(self) -> dict[str, Any]:
+        return dict(self._data())
+
+    def refresh(self) -> None:
+        self._node._refresh()
+
+    def __repr__(self) -> str:
+        return repr(self._data())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Attributes):
+            return self._data() == other._data()
+        if isinstance(other, dict):
+            return self._data() == other
+        return NotImplemented
