@@ -1,0 +1,190 @@
+"""Small validation and JSON helpers shared by the format modules.
+
+Every helper that can fail raises :class:`~zarr_engine.errors.MetadataError`
+whose message names the node path, the metadata key (``zarr.json``,
+``.zarray``...) and the field, so that a user reading it knows which file to
+look at and what is wrong in it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, NoReturn
+
+import numpy as np
+
+from ..errors import MetadataError, UnsupportedError
+
+#: numpy cannot have more dimensions than this; a larger ndim is hostile input
+MAX_NDIM = 64
+#: every extent must fit in a signed 64-bit integer (numpy's index type)
+MAX_EXTENT = 2**63 - 1
+#: nesting of JSON values we are willing to walk recursively
+MAX_DEPTH = 200
+
+
+def where(path: str, key: str | None = None) -> str:
+    """Human-readable location of a metadata document: node path and key."""
+    node = "/" + path.strip("/") if path.strip("/") else "/"
+    return f"node {node!r}" + (f" ({key})" if key else "")
+
+
+def fail(path: str, key: str | None, message: str, cls: type[MetadataError] = MetadataError) -> NoReturn:
+    raise cls(f"invalid metadata at {where(path, key)}: {message}")
+
+
+def unsupported(path: str, key: str | None, message: str) -> NoReturn:
+    raise UnsupportedError(f"unsupported metadata at {where(path, key)}: {message}")
+
+
+def is_int(value: Any) -> bool:
+    """True for JSON integers (Python's bool is an int subclass but not a JSON number)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """repr of a value, cut so that hostile input cannot flood an error message."""
+    try:
+        text = repr(value)
+    except Exception:  # pragma: no cover - repr of JSON values does not fail
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def require(doc: dict[str, Any], field: str, path: str, key: str) -> Any:
+    if field not in doc:
+        fail(path, key, f"required field {field!r} is missing")
+    return doc[field]
+
+
+def as_dict(value: Any, path: str, key: str, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        fail(path, key, f"field {field!r} must be a JSON object, got {short(value)}")
+    return value
+
+
+def as_str(value: Any, path: str, key: str, field: str) -> str:
+    if not isinstance(value, str):
+        fail(path, key, f"field {field!r} must be a string, got {short(value)}")
+    return value
+
+
+def as_shape(value: Any, path: str, key: str, field: str, *, positive: bool = False) -> tuple[int, ...]:
+    """A JSON list of non-negative (or positive) integers, bounded in length and size."""
+    if not isinstance(value, (list, tuple)):
+        fail(path, key, f"field {field!r} must be a list of integers, got {short(value)}")
+    if len(value) > MAX_NDIM:
+        fail(path, key, f"field {field!r} has {len(value)} dimensions, more than {MAX_NDIM}")
+    out = []
+    for i, v in enumerate(value):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # some writers emit 10.0; the value is unambiguous
+        if not is_int(v) and not isinstance(v, np.integer):
+            fail(path, key, f"field {field!r}[{i}] must be an integer, got {short(v)}")
+        v = int(v)
+        lowest = 1 if positive else 0
+        if v < lowest:
+            what = "positive" if positive else "non-negative"
+            fail(path, key, f"field {field!r}[{i}] must be {what}, got {v}")
+        if v > MAX_EXTENT:
+            fail(path, key, f"field {field!r}[{i}] = {v} is larger than 2**63-1")
+        out.append(v)
+    return tuple(out)
+
+
+def join_path(parent: str, child: str) -> str:
+    parent = parent.strip("/")
+    child = child.strip("/")
+    return f"{parent}/{child}" if parent and child else parent or child
+
+
+def check_relative_path(rel: Any, path: str, key: str) -> str:
+    """A path of a node below a group, as consolidated metadata spells it."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or rel.endswith("/"):
+        fail(path, key, f"consolidated metadata names an invalid node path {short(rel)}")
+    for part in rel.split("/"):
+        if part in ("", ".", "..") or "\\" in part or "\x00" in part:
+            fail(path, key, f"consolidated metadata names an invalid node path {short(rel)}")
+    return rel
+
+
+# -- JSON ---------------------------------------------------------------------
+
+
+def load_json(raw: Any, path: str, key: str) -> dict[str, Any]:
+    """Decode one metadata document (bytes, str or an already-parsed dict) into a dict."""
+    if isinstance(raw, dict):
+        doc = raw
+    else:
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            try:
+                raw = bytes(raw).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                fail(path, key, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        if not isinstance(raw, str):
+            fail(path, key, f"expected JSON bytes, got {type(raw).__name__}")
+        try:
+            # bare NaN / Infinity tokens are accepted: zarr-python writes them in attributes
+            doc = json.loads(raw)
+        except RecursionError:
+            fail(path, key, "JSON nested too deeply")
+        except ValueError as exc:
+            fail(path, key, f"malformed JSON: {exc}")
+    if not isinstance(doc, dict):
+        fail(path, key, f"the document must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def to_plain_json(value: Any, where_: str = "", depth: int = 0) -> Any:
+    """A deep copy of ``value`` made of JSON types only.
+
+    Non-finite floats become the strings "NaN", "Infinity", "-Infinity" (the
+    spellings the Zarr specs use for fill values) because bare NaN tokens are
+    not JSON and many readers reject them; numpy scalars and arrays become
+    Python numbers and lists; tuples become lists.
+    """
+    if depth > MAX_DEPTH:
+        raise MetadataError(f"cannot serialise metadata{where_}: nested more than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise MetadataError(f"cannot serialise metadata{where_}: object key {short(k)} is not a string")
+            out[k] = to_plain_json(v, where_, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_plain_json(v, where_, depth + 1) for v in value]
+    if isinstance(value, np.generic):
+        return to_plain_json(value.item(), where_, depth + 1)
+    if isinstance(value, np.ndarray):
+        return to_plain_json(value.tolist(), where_, depth + 1)
+    raise MetadataError(f"cannot serialise metadata{where_}: {type(value).__name__} {short(value)} is not JSON")
+
+
+def dump_json(doc: Any, indent: int | None = 2) -> bytes:
+    """JSON bytes as zarr-python writes them: indent 2, ASCII-escaped, no trailing newline."""
+    plain = to_plain_json(doc)
+    return json.dumps(plain, indent=indent, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def check_depth(value: Any, path: str, key: str, field: str, depth: int = 0) -> None:
+    """Refuse JSON values nested deeper than :data:`MAX_DEPTH` (they would break recursion later)."""
+    if depth > MAX_DEPTH:
+        fail(path, key, f"field {field!r} is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for v in value.values():
+            check_depth(v, path, key, field, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            check_depth(v, path, key, field, depth + 1)

@@ -1,0 +1,81 @@
+"""Metadata documents as the store holds them: bytes under relative keys.
+
+:func:`to_documents` gives the bytes to write for a node; :func:`parse_node`
+reads a node back from the documents the core fetched for it in one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import MetadataError, NodeNotFoundError
+from ._util import dump_json, fail, load_json, where
+from .consolidated import ZMETADATA_KEY, build_zmetadata
+from .metadata import ArrayMetadata, NodeMetadata
+from .v2 import array_to_documents, group_to_documents, parse_v2_array, parse_v2_group
+from .v3 import array_to_json, group_to_json, parse_v3
+
+#: the keys (relative to a node) :func:`parse_node` looks at
+METADATA_KEYS = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
+
+
+def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
+    """The metadata documents of a node as JSON-like dicts, keyed by relative store key.
+
+    v3: ``{"zarr.json": ...}``. v2 array: ``.zarray`` (+ ``.zattrs`` when
+    there are attributes); v2 group: ``.zgroup`` (+ ``.zattrs``), and
+    ``.zmetadata`` when the group carries consolidated metadata.
+    """
+    if meta.zarr_format == 3:
+        doc = array_to_json(meta) if isinstance(meta, ArrayMetadata) else group_to_json(meta)
+        return {"zarr.json": doc}
+    if meta.zarr_format != 2:
+        raise MetadataError(f"unknown zarr_format {meta.zarr_format!r}")
+    if isinstance(meta, ArrayMetadata):
+        return dict(array_to_documents(meta))
+    docs: dict[str, Any] = dict(group_to_documents(meta))
+    if meta.consolidated is not None:
+        docs[ZMETADATA_KEY] = build_zmetadata({"": meta.replace(consolidated=None), **meta.consolidated})
+    return docs
+
+
+def to_documents(meta: NodeMetadata) -> dict[str, bytes]:
+    """The metadata documents of a node as JSON bytes, as zarr-python writes them.
+
+    Indented by 2 (``.zmetadata`` compact, as zarr-python writes it), ASCII
+    escaped, and with NaN/Infinity written as the strings "NaN"/"Infinity"
+    (also inside attributes) because bare NaN tokens are not JSON.
+    """
+    return {
+        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2)
+        for key, doc in to_json_documents(meta).items()
+    }
+
+
+def parse_node(docs: Mapping[str, Any], path: str = "", zarr_format: int | None = None) -> NodeMetadata:
+    """Read the node at ``path`` from its metadata documents.
+
+    ``docs`` maps keys among :data:`METADATA_KEYS` to bytes (or str, dict,
+    None for absent). With ``zarr_format`` None, zarr.json wins when present
+    (as in zarr-python), else the v2 documents are used.
+    """
+    present = {k: v for k, v in docs.items() if k in METADATA_KEYS and v is not None}
+    if zarr_format not in (None, 2, 3):
+        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r} (for {where(path)})")
+    if "zarr.json" in present and zarr_format in (None, 3):
+        return parse_v3(present["zarr.json"], path)
+    has_v2 = ".zarray" in present or ".zgroup" in present
+    if has_v2 and zarr_format in (None, 2):
+        if ".zarray" in present and ".zgroup" in present:
+            fail(path, ".zarray", "both .zarray and .zgroup are present")
+        if ".zarray" in present:
+            return parse_v2_array(present[".zarray"], present.get(".zattrs"), path)
+        return parse_v2_group(present[".zgroup"], present.get(".zattrs"), path)
+    wanted = {None: "zarr.json, .zarray or .zgroup", 3: "zarr.json", 2: ".zarray or .zgroup"}[zarr_format]
+    raise NodeNotFoundError(f"no array or group at {where(path)}: no {wanted} found")
+
+
+def parse_json_document(raw: Any, path: str, key: str) -> dict[str, Any]:
+    """Decode one metadata document, raising MetadataError naming ``path`` and ``key``."""
+    return load_json(raw, path, key)
+
