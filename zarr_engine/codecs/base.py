@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from ..errors import ChunkCorruptError, CodecError, MetadataError
+
 CodecKind = Literal["array_array", "array_bytes", "bytes_bytes"]
 
 
@@ -55,6 +57,12 @@ class Codec(ABC):
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
         """The spec of this codec's output given its input (array->array codecs only)."""
         return spec
+
+    def evolve(self, spec: ChunkSpec) -> "Codec":
+        """A copy with the configuration fields left open (blosc ``typesize``,
+        ``numcodecs.delta`` ``dtype``...) filled in from ``spec``, the input
+        spec of this codec; ``self`` when nothing is open."""
+        return self
 
     def validate(self, spec: ChunkSpec) -> None:
         """Raise :class:`~zarr_engine.errors.CodecError` if this codec cannot take ``spec``."""
@@ -96,3 +104,19 @@ class ArrayBytesCodec(Codec):
 
 class BytesBytesCodec(Codec):
     kind = "bytes_bytes"
+
+    def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
+        """Decode ``data`` into ``out``, a writable 1-d uint8 array of exactly
+        the expected decoded size; raise :class:`ChunkCorruptError` if the
+        decoded size differs. Subclasses override this to decompress straight
+        into ``out`` (and to refuse oversized output before producing it)."""
+        decoded = np.frombuffer(self.decode(data, spec), dtype=np.uint8)
+        if decoded.size != out.size:
+            raise ChunkCorruptError(
+                f"{self.name}: decoded {decoded.size} bytes, expected {out.size}"
+            )
+        out[...] = decoded
+
+
+class CodecConfigError(CodecError, MetadataError):
+    """A codec's configuration is invalid (catchable as either CodecError or MetadataError)."""

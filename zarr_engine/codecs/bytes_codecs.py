@@ -1,0 +1,295 @@
+"""The v3 core bytes->bytes codecs: ``blosc``, ``gzip``, ``zstd``, ``crc32c``.
+
+Compression itself is numcodecs' (which releases the GIL). What is ours is
+the guarding: before decompressing, the size the stream announces is checked
+against the size the chain expects, so a corrupt or hostile chunk cannot
+make us allocate more than one chunk, and a short stream cannot leave part of
+the output uninitialised.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any, Callable
+
+import numcodecs
+import numpy as np
+
+from ..errors import ChunkCorruptError
+from ._util import FrozenConfig, byte_view, check_int, check_keys
+from .base import BytesBytesCodec, ChunkSpec, CodecConfigError
+
+# -- stream inspection ---------------------------------------------------------
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def zstd_content_size(data: Any) -> int | None:
+    """The decompressed size announced in the header of a zstd frame, or None
+    when the frame does not record it (or ``data`` is no zstd frame)."""
+    head = bytes(byte_view(data)[:18])
+    if len(head) < 5 or head[:4] != _ZSTD_MAGIC:
+        return None
+    fhd = head[4]
+    fcs_flag, single_segment, did_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
+    pos = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[did_flag]
+    size = (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+    if size == 0 or len(head) < pos + size:
+        return None
+    value = int.from_bytes(head[pos : pos + size], "little")
+    return value + 256 if size == 2 else value
+
+
+def blosc_sizes(data: Any) -> tuple[int, int]:
+    """(decompressed size, compressed size) from a blosc header; ChunkCorruptError if none."""
+    buf = byte_view(data)
+    if buf.size < 16:
+        raise ChunkCorruptError(f"blosc: {buf.size} bytes is shorter than a blosc header")
+    nbytes, _blocksize, cbytes = struct.unpack_from("<III", bytes(buf[4:16]))
+    return nbytes, cbytes
+
+
+def bounded_decompress(make: Callable[[], Any], data: Any, limit: int, what: str) -> np.ndarray:
+    """Run a stdlib streaming decompressor (zlib/bz2 style) over ``data``,
+    producing at most ``limit + 1`` bytes, and across concatenated members.
+
+    Raises ChunkCorruptError when the output is not exactly ``limit`` bytes
+    or the stream is truncated.
+    """
+    parts: list[bytes] = []
+    total = 0
+    rest: Any = data
+    while True:
+        dec = make()
+        part = dec.decompress(rest, limit - total + 1)
+        total += len(part)
+        parts.append(part)
+        if total > limit:
+            raise ChunkCorruptError(f"{what}: stream decodes to more than the expected {limit} bytes")
+        if not dec.eof:
+            raise ChunkCorruptError(f"{what}: stream is truncated ({total} of {limit} bytes decoded)")
+        rest = dec.unused_data
+        if not rest or not rest.strip(b"\x00"):
+            break
+    if total != limit:
+        raise ChunkCorruptError(f"{what}: decoded {total} bytes, expected {limit}")
+    joined = parts[0] if len(parts) == 1 else b"".join(parts)
+    return np.frombuffer(joined, dtype=np.uint8)
+
+
+def gunzip_into(data: Any, out: np.ndarray, what: str = "gzip") -> None:
+    """Decompress a gzip stream into ``out`` (uint8, exact expected size)."""
+    out[...] = bounded_decompress(lambda: zlib.decompressobj(31), byte_view(data), out.size, what)
+
+
+# -- codecs --------------------------------------------------------------------
+
+_CNAMES = ("lz4", "lz4hc", "blosclz", "zstd", "snappy", "zlib")
+_SHUFFLES = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+class BloscCodec(FrozenConfig, BytesBytesCodec):
+    """``blosc``: configuration ``cname``, ``clevel``, ``shuffle``
+    (noshuffle/shuffle/bitshuffle), ``typesize``, ``blocksize`` (0 = automatic),
+    as zarr-python 3 writes them. ``typesize``/``shuffle`` left out are filled
+    from the data type by :meth:`evolve` (bitshuffle for 1-byte types)."""
+
+    name = "blosc"
+
+    def __init__(
+        self,
+        cname: str = "zstd",
+        clevel: int = 5,
+        shuffle: str | None = None,
+        typesize: int | None = None,
+        blocksize: int = 0,
+    ) -> None:
+        if cname not in _CNAMES:
+            raise CodecConfigError(f"codec 'blosc': cname must be one of {list(_CNAMES)}, got {cname!r}")
+        clevel = check_int("blosc", "clevel", clevel, 0, 9)
+        if shuffle is not None and shuffle not in _SHUFFLES:
+            raise CodecConfigError(
+                f"codec 'blosc': shuffle must be one of {list(_SHUFFLES)}, got {shuffle!r}"
+            )
+        if typesize is not None:
+            typesize = check_int("blosc", "typesize", typesize, 1, 255)
+        blocksize = check_int("blosc", "blocksize", blocksize, 0)
+        self._set(cname=cname, clevel=clevel, shuffle=shuffle, typesize=typesize, blocksize=blocksize)
+        self._set(
+            _nc=numcodecs.Blosc(
+                cname=cname,
+                clevel=clevel,
+                shuffle=_SHUFFLES[shuffle or "bitshuffle"],
+                blocksize=blocksize,
+                typesize=typesize or 1,
+            )
+        )
+
+    @classmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "BloscCodec":
+        config = check_keys("blosc", configuration, {"cname", "clevel", "shuffle", "typesize", "blocksize"})
+        return cls(**config)
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "typesize": self.typesize or 1,
+            "cname": self.cname,
+            "clevel": self.clevel,
+            "shuffle": self.shuffle or "bitshuffle",
+            "blocksize": self.blocksize,
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the open fields open across pickling
+        return (BloscCodec, (self.cname, self.clevel, self.shuffle, self.typesize, self.blocksize))
+
+    def evolve(self, spec: ChunkSpec) -> "BloscCodec":
+        if self.typesize is not None and self.shuffle is not None:
+            return self
+        size = spec.dtype.itemsize if spec.dtype.itemsize > 0 else 1
+        typesize = self.typesize or min(size, 255)
+        shuffle = self.shuffle or ("bitshuffle" if size == 1 else "shuffle")
+        return BloscCodec(self.cname, self.clevel, shuffle, typesize, self.blocksize)
+
+    def encode(self, data: Any, spec: ChunkSpec) -> Any:
+        return self._nc.encode(byte_view(data))
+
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
+        nbytes, _ = blosc_sizes(data)
+        target = np.empty(nbytes, dtype=np.uint8)
+        self.decode_into(data, target, spec)
+        return target
+
+    def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
+        nbytes, cbytes = blosc_sizes(data)
+        size = byte_view(data).size
+        if nbytes != out.size:
+            raise ChunkCorruptError(f"blosc: header announces {nbytes} bytes, expected {out.size}")
+        if cbytes != size:
+            raise ChunkCorruptError(f"blosc: header announces {cbytes} compressed bytes, chunk holds {size}")
+        if nbytes:  # blosc reports an error for an empty buffer
+            self._nc.decode(data, out=out)
+
+
+class GzipCodec(FrozenConfig, BytesBytesCodec):
+    """``gzip``: configuration ``level`` (0-9)."""
+
+    name = "gzip"
+
+    def __init__(self, level: int = 5) -> None:
+        level = check_int("gzip", "level", level, 0, 9)
+        self._set(level=level, _nc=numcodecs.GZip(level=level))
+
+    @classmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "GzipCodec":
+        config = check_keys("gzip", configuration, {"level"})
+        return cls(**config)
+
+    def to_config(self) -> dict[str, Any]:
+        return {"level": self.level}
+
+    def encode(self, data: Any, spec: ChunkSpec) -> Any:
+        return self._nc.encode(byte_view(data))
+
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
+        # no size to bound by here: the chain uses decode_into when it knows one
+        return zlib.decompress(byte_view(data), 31)
+
+    def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
+        gunzip_into(data, out)
+
+
+class ZstdCodec(FrozenConfig, BytesBytesCodec):
+    """``zstd``: configuration ``level`` (-131072..22, 0 = library default) and ``checksum``."""
+
+    name = "zstd"
+
+    def __init__(self, level: int = 0, checksum: bool = False) -> None:
+        level = check_int("zstd", "level", level, -131072, 22)
+        if not isinstance(checksum, bool):
+            raise CodecConfigError(f"codec 'zstd': checksum must be true or false, got {checksum!r}")
+        self._set(level=level, checksum=checksum, _nc=numcodecs.Zstd(level=level, checksum=checksum))
+
+    @classmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "ZstdCodec":
+        config = check_keys("zstd", configuration, {"level", "checksum"})
+        return cls(**config)
+
+    def to_config(self) -> dict[str, Any]:
+        return {"level": self.level, "checksum": self.checksum}
+
+    def encode(self, data: Any, spec: ChunkSpec) -> Any:
+        return self._nc.encode(byte_view(data))
+
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
+        return self._nc.decode(data)
+
+    def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
+        zstd_decode_into(self._nc, data, out)
+
+
+def zstd_decode_into(nc: Any, data: Any, out: np.ndarray, what: str = "zstd") -> None:
+    """Decode a zstd stream with numcodecs codec ``nc`` straight into ``out``."""
+    announced = zstd_content_size(data)
+    if announced is not None and announced > out.size:
+        raise ChunkCorruptError(f"{what}: frame announces {announced} bytes, expected {out.size}")
+    if announced == out.size:
+        nc.decode(data, out=out)
+        return
+    # size not recorded (streamed frame) or several frames: decode, then check
+    decoded = byte_view(nc.decode(data))
+    if decoded.size != out.size:
+        raise ChunkCorruptError(f"{what}: decoded {decoded.size} bytes, expected {out.size}")
+    out[...] = decoded
+
+
+def _crc32c_function() -> Callable[[Any], int]:
+    try:
+        from crc32c import crc32c as fn  # the fast C implementation
+
+        return fn
+    except ImportError:  # pragma: no cover - numcodecs bundles one
+        from numcodecs.checksum32 import CRC32C
+
+        def fallback(buf: Any) -> int:
+            return int(np.frombuffer(CRC32C().encode(buf)[-4:], "<u4")[0])
+
+        return fallback
+
+
+_crc32c = _crc32c_function()
+
+
+class Crc32cCodec(FrozenConfig, BytesBytesCodec):
+    """``crc32c``: appends the CRC-32C of the data as 4 little-endian bytes."""
+
+    name = "crc32c"
+
+    @classmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "Crc32cCodec":
+        check_keys("crc32c", configuration, set())
+        return cls()
+
+    def to_config(self) -> dict[str, Any]:
+        return {}
+
+    def encode(self, data: Any, spec: ChunkSpec) -> bytes:
+        buf = byte_view(data)
+        return b"".join((buf, struct.pack("<I", _crc32c(buf))))
+
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> np.ndarray:
+        buf = byte_view(data)
+        if buf.size < 4:
+            raise ChunkCorruptError(f"crc32c: {buf.size} bytes is too short to hold a checksum")
+        payload = buf[:-4]
+        stored = int.from_bytes(bytes(buf[-4:]), "little")
+        computed = _crc32c(payload)
+        if stored != computed:
+            raise ChunkCorruptError(
+                f"crc32c: checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+            )
+        return payload
+
+    def encoded_size(self, input_size: int) -> int:
+        return input_size + 4

@@ -1,0 +1,291 @@
+"""A resolved codec chain: encodes one chunk to bytes and decodes it back.
+
+Everything that can be decided once per array is decided in
+:meth:`CodecChain.from_specs` (codecs built and evolved, each one's input
+spec, the decode strategy), so a per-chunk call does only the work.
+
+Decoding strategies, fastest first:
+
+* direct: no array->array codecs and a ``bytes`` serialiser. The last
+  compressor decompresses straight into the output's memory (its size checked
+  against the stream's header first), then the bytes are swapped in place if
+  the stored byte order differs. Without a compressor, one copy.
+* general: everything else; the serialiser's output is copied into ``out``
+  once at the end (``transpose`` is a view until then).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ChunkCorruptError, CodecError, ZarrEngineError
+from .array_codecs import BytesCodec
+from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec
+from .numcodecs_codec import NumcodecsBytesBytesCodec
+from .registry import get_codec
+
+
+class _BytesFilter(ArrayArrayCodec):
+    """A numcodecs bytes->bytes codec in a v2 ``filters`` list (e.g. shuffle):
+    it runs on the array's memory and its output is read back as the array.
+    Never serialised on its own; the chain reports the wrapped codec."""
+
+    def __init__(self, inner: NumcodecsBytesBytesCodec) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+
+    @classmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "Codec":  # pragma: no cover
+        raise NotImplementedError
+
+    def to_config(self) -> dict[str, Any]:
+        return self.inner.to_config()
+
+    def encode(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        raw = np.frombuffer(self.inner.encode(np.ascontiguousarray(data), spec), dtype=np.uint8)
+        if raw.size != spec.nbytes:
+            raise CodecError(f"{self.name} changes the size of the data and cannot be used as a filter")
+        return raw.view(spec.dtype).reshape(spec.shape)
+
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> np.ndarray:
+        target = np.empty(spec.nbytes, dtype=np.uint8)
+        self.inner.decode_into(np.ascontiguousarray(data).reshape(-1).view(np.uint8), target, spec)
+        return target.view(spec.dtype).reshape(spec.shape)
+
+
+def _swapped(dtype: np.dtype) -> np.dtype:
+    return dtype.newbyteorder("S")
+
+
+class CodecChain:
+    """array->array* , one array->bytes, bytes->bytes*: built by :meth:`from_specs`."""
+
+    __slots__ = (
+        "_codecs",
+        "_chunk_spec",
+        "_aa",
+        "_ab",
+        "_ab_spec",
+        "_bb",
+        "_direct",
+        "_swap",
+        "_path",
+    )
+
+    def __init__(self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str = "") -> None:
+        """Resolve ``codecs`` (already built) for chunks of ``chunk_spec``; see :meth:`from_specs`."""
+        try:
+            self._resolve(codecs, chunk_spec, path)
+        except ZarrEngineError as e:
+            where = f"array {path or '/'!r}"
+            if where in str(e):
+                raise
+            raise type(e)(f"{where}: {e}") from e
+
+    def _resolve(self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str) -> None:
+        where = f"array {path or '/'!r}"
+        aa: list[tuple[Codec, ChunkSpec]] = []
+        ab: ArrayBytesCodec | None = None
+        bb: list[BytesBytesCodec] = []
+        final: list[Codec] = []
+        spec = chunk_spec
+        for codec in codecs:
+            if codec.kind == "array_array" or (ab is None and isinstance(codec, NumcodecsBytesBytesCodec)):
+                if ab is not None:
+                    raise CodecError(f"{where}: array->array codec {codec.name!r} comes after the array->bytes codec")
+                codec = codec.evolve(spec)
+                if codec.kind == "bytes_bytes":  # v2 filter position
+                    final.append(codec)
+                    codec = _BytesFilter(codec)  # type: ignore[arg-type]
+                else:
+                    final.append(codec)
+                codec.validate(spec)
+                aa.append((codec, spec))
+                spec = codec.resolve(spec)
+            elif codec.kind == "array_bytes":
+                if ab is not None:
+                    raise CodecError(
+                        f"{where}: more than one array->bytes codec ({ab.name!r}, {codec.name!r})"
+                    )
+                codec = codec.evolve(spec)
+                codec.validate(spec)
+                ab = codec  # type: ignore[assignment]
+                final.append(codec)
+            elif codec.kind == "bytes_bytes":
+                if ab is None:
+                    raise CodecError(f"{where}: bytes->bytes codec {codec.name!r} comes before the array->bytes codec")
+                codec = codec.evolve(spec)
+                codec.validate(spec)
+                bb.append(codec)  # type: ignore[arg-type]
+                final.append(codec)
+            else:
+                raise CodecError(f"{where}: codec {codec.name!r} has unknown kind {codec.kind!r}")
+        if ab is None:
+            raise CodecError(f"{where}: the codec chain has no array->bytes codec (such as 'bytes')")
+        self._codecs = tuple(final)
+        self._chunk_spec = chunk_spec
+        self._aa = tuple(aa)
+        self._ab = ab
+        self._ab_spec = spec
+        self._bb = tuple(bb)
+        self._path = path
+        self._direct = False
+        self._swap = False
+        if not aa and isinstance(ab, BytesCodec):
+            stored = ab.stored_dtype(spec.dtype)
+            if stored == spec.dtype:
+                self._direct = True
+            elif stored == _swapped(spec.dtype):
+                self._direct, self._swap = True, True
+
+    @classmethod
+    def from_specs(cls, specs: Sequence[dict[str, Any]], chunk_spec: ChunkSpec, path: str = "") -> "CodecChain":
+        """Build the chain of normalised specs ``specs`` for chunks of ``chunk_spec``
+        of the array at ``path`` (named in every error)."""
+        return cls([get_codec(s, path) for s in specs], chunk_spec, path)
+
+    # -- properties ----------------------------------------------------------
+    @property
+    def codecs(self) -> tuple[Codec, ...]:
+        """The codecs, evolved for this chunk spec (open fields filled)."""
+        return self._codecs
+
+    @property
+    def chunk_spec(self) -> ChunkSpec:
+        return self._chunk_spec
+
+    @property
+    def array_bytes_codec(self) -> ArrayBytesCodec:
+        return self._ab
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The normalised specs of :attr:`codecs` (what zarr.json should hold)."""
+        return [c.to_json() for c in self._codecs]
+
+    @property
+    def is_fixed_size(self) -> bool:
+        """Whether every chunk encodes to the same number of bytes."""
+        return self._encoded_size() is not None
+
+    def encoded_size(self) -> int:
+        """The encoded size of every chunk; CodecError unless :attr:`is_fixed_size`."""
+        size = self._encoded_size()
+        if size is None:
+            raise CodecError(f"array {self._path or '/'!r}: the codec chain does not encode to a fixed size")
+        return size
+
+    def _encoded_size(self) -> int | None:
+        if self._ab_spec.dtype.hasobject or self._ab_spec.dtype.kind == "T":
+            return None
+        for codec, _ in self._aa:
+            if isinstance(codec, _BytesFilter) or codec.encoded_size(0) is None:
+                return None
+        size: int | None = self._ab.encoded_size(self._ab_spec.nbytes)
+        for codec in self._bb:
+            if size is None:
+                return None
+            size = codec.encoded_size(size)
+        return size
+
+    # -- work ----------------------------------------------------------------
+    def encode(self, chunk: np.ndarray, key: str = "") -> Any:
+        """Encode one chunk (of :attr:`chunk_spec`'s shape) to a bytes-like object
+        that does not share memory with ``chunk``."""
+        spec = self._chunk_spec
+        if chunk.shape != spec.shape:
+            raise CodecError(f"chunk {key!r}: shape {chunk.shape} is not the chunk shape {spec.shape}")
+        codec: Codec = self._ab
+        try:
+            data: Any = chunk
+            for codec, in_spec in self._aa:
+                data = codec.encode(data, in_spec)
+            codec = self._ab
+            data = codec.encode(data, self._ab_spec)
+            for codec in self._bb:
+                data = codec.encode(data, self._ab_spec)
+        except ZarrEngineError:
+            raise
+        except Exception as e:
+            raise CodecError(
+                f"chunk {key!r} of array {self._path or '/'!r}: {codec.name} failed to encode: "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        if not self._bb and isinstance(data, np.ndarray) and np.may_share_memory(data, chunk):
+            # with no compressor the serialiser may return a view of the caller's array
+            data = data.tobytes()
+        return data
+
+    def decode(self, data: Any, out: np.ndarray | None = None, key: str = "") -> np.ndarray:
+        """Decode one stored chunk into an array of :attr:`chunk_spec`'s shape and dtype.
+
+        With ``out`` (C-contiguous, right shape and dtype) the result is
+        written there and ``out`` is returned. Any failure raises
+        ChunkCorruptError naming ``key``.
+        """
+        spec = self._chunk_spec
+        if out is not None and (out.shape != spec.shape or out.dtype != spec.dtype or not out.flags.c_contiguous):
+            raise CodecError(
+                f"chunk {key!r}: out must be C-contiguous of shape {spec.shape} and dtype {spec.dtype}, "
+                f"got shape {out.shape}, dtype {out.dtype}"
+            )
+        stage = ""
+        try:
+            bb = self._bb
+            for i in range(len(bb) - 1, 0, -1):
+                stage = bb[i].name
+                data = bb[i].decode(data, self._ab_spec)
+            if self._direct:
+                target = out if out is not None else np.empty(spec.shape, spec.dtype)
+                if bb:
+                    stage = bb[0].name
+                    bb[0].decode_into(data, target.reshape(-1).view(np.uint8), self._ab_spec)
+                else:
+                    stage = self._ab.name
+                    raw = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+                    raw = raw.reshape(-1).view(np.uint8)
+                    if raw.size != spec.nbytes:
+                        raise ChunkCorruptError(f"bytes: chunk holds {raw.size} bytes, expected {spec.nbytes}")
+                    target.reshape(-1).view(np.uint8)[...] = raw
+                if self._swap:
+                    target.byteswap(inplace=True)
+                return target
+            if bb:
+                stage = bb[0].name
+                if isinstance(self._ab, BytesCodec):
+                    # bound the decompression by the size the serialiser needs
+                    scratch = np.empty(self._ab_spec.nbytes, dtype=np.uint8)
+                    bb[0].decode_into(data, scratch, self._ab_spec)
+                    data = scratch
+                else:
+                    data = bb[0].decode(data, self._ab_spec)
+            stage = self._ab.name
+            arr = self._ab.decode(data, self._ab_spec, out=out if not self._aa else None)
+            for codec, in_spec in reversed(self._aa):
+                stage = codec.name
+                arr = codec.decode(arr, in_spec)
+            if arr.shape != spec.shape or arr.dtype != spec.dtype:
+                raise ChunkCorruptError(
+                    f"decoded to shape {arr.shape} and dtype {arr.dtype}, expected {spec.shape} and {spec.dtype}"
+                )
+            if out is not None:
+                if arr is not out:
+                    out[...] = arr
+                return out
+            if not arr.flags.writeable:
+                arr = arr.copy()
+            return arr
+        except ChunkCorruptError as e:
+            raise ChunkCorruptError(f"chunk {key!r} of array {self._path or '/'!r}: {e}") from e
+        except Exception as e:
+            raise ChunkCorruptError(
+                f"chunk {key!r} of array {self._path or '/'!r}: {stage or 'codec'} failed to decode: "
+                f"{type(e).__name__}: {e}"
+            ) from e
+
+    def __repr__(self) -> str:
+        return f"CodecChain({self.to_json()!r}, {self._chunk_spec!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CodecChain.from_specs, (self.to_json(), self._chunk_spec, self._path))
