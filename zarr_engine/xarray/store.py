@@ -1,0 +1,469 @@
+"""``ZarrEngineStore``: one zarr_engine group seen as an xarray data store.
+
+Reading hands xarray raw (CF-encoded) variables; xarray's own
+``conventions.decode_cf_variables`` (through ``StoreBackendEntrypoint``) does
+all decoding, so masks, scale/offset, times and coordinates come out exactly
+as with ``engine="zarr"``. Writing takes variables xarray already encoded with
+its zarr coders (``encode_zarr_variable``) and lays them out the way xarray's
+``ZarrStore`` does: v2 dimensions in ``_ARRAY_DIMENSIONS``, v3 dimensions in
+``dimension_names``, fill values following ``use_zarr_fill_value_as_mask``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from xarray import conventions
+from xarray.backends.common import AbstractWritableDataStore, _encode_variable_name
+from xarray.backends.zarr import (
+    FillValueCoder,
+    _validate_and_transpose_existing_dims,
+    _validate_datatypes_for_zarr_append,
+    encode_zarr_attr_value,
+    encode_zarr_variable,
+    extract_zarr_variable_encoding,
+)
+from xarray.coding.strings import check_vlen_dtype
+from xarray.core import indexing
+from xarray.core.utils import FrozenDict
+from xarray.core.variable import Variable
+
+from ..core.api import consolidate_metadata, open_group
+from ..core.array import Array
+from ..core.group import Group
+from ..errors import AlignmentError, NodeNotFoundError
+from .array import ZarrEngineBackendArray
+from .codecs import encoding_codecs
+
+#: the attribute in which v2 (and xarray before v3) keeps an array's dimension names
+DIMENSION_KEY = "_ARRAY_DIMENSIONS"
+#: the write modes of xarray's ``to_zarr``
+WRITE_MODES = ("w", "w-", "a", "a-", "r+")
+
+
+def dims_and_attrs(array: Array) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """Dimension names and user attributes of ``array``, as xarray's zarr backend reads them.
+
+    v3 ``dimension_names`` win; otherwise the ``_ARRAY_DIMENSIONS`` attribute,
+    which is then hidden from the attributes (as are netCDF-zarr ``_nc*`` keys
+    of v2 arrays).
+    """
+    attrs = dict(array.metadata.attributes)
+    names = array.metadata.dimension_names
+    if names is not None:
+        dims = tuple(names)
+    elif DIMENSION_KEY in attrs:
+        dims = tuple(attrs.pop(DIMENSION_KEY))
+    elif array.ndim == 0:
+        dims = ()
+    else:
+        raise KeyError(
+            f"array {array.name} has neither v3 dimension_names nor the attribute {DIMENSION_KEY!r}, "
+            "which xarray needs to name its dimensions"
+        )
+    if array.zarr_format == 2:
+        attrs.pop(DIMENSION_KEY, None)
+        attrs = {k: v for k, v in attrs.items() if not k.lower().startswith("_nc")}
+    if len(dims) != array.ndim:
+        raise KeyError(f"array {array.name} has {array.ndim} dimensions but names {dims!r}")
+    return dims, attrs
+
+
+def open_root_then_group(
+    store: Any,
+    *,
+    mode: str,
+    group: str | None,
+    consolidated: bool | None,
+    storage_options: dict[str, Any] | None,
+    zarr_format: int | None,
+) -> Group:
+    """The group to read or write, opened the way xarray opens it.
+
+    Writing modes (``w``, ``w-``, ``a``, ``a-``) open (or create) ``group``
+    directly without consolidated metadata, which would go stale. Reading
+    (``r``) and ``r+`` open the store's root so that its consolidated metadata
+    serves the whole hierarchy, then walk down to ``group``;
+    ``consolidated=None`` falls back to listing the store with a warning, as
+    xarray does, and ``consolidated=True`` requires consolidated metadata.
+    """
+    path = (group or "").strip("/")
+    if mode in ("w", "w-", "a", "a-"):
+        return open_group(
+            store, mode="a" if mode == "a-" else mode, path=path or None, storage_options=storage_options,
+            zarr_format=zarr_format if mode in ("w", "w-") else _existing_format(store, path, storage_options, zarr_format),
+            use_consolidated=False,
+        )
+    if consolidated is False:
+        return open_group(
+            store, mode=mode, path=path or None, storage_options=storage_options, zarr_format=zarr_format,
+            use_consolidated=False,
+        )
+    try:
+        root = open_group(store, mode=mode, storage_options=storage_options, zarr_format=zarr_format)
+    except NodeNotFoundError:
+        if not path:
+            raise
+        root = None  # a store whose root is not a group: the group itself may still exist
+    if root is None or root.metadata.consolidated is None:
+        if consolidated:
+            from ..errors import MetadataError
+
+            raise MetadataError(f"no consolidated metadata at the root of {store!r} (consolidated=True)")
+        if root is not None:
+            warnings.warn(
+                f"{store!r} has no consolidated metadata: opened it by listing the store, which is slower. "
+                "Consolidate it (zarr_engine.consolidate_metadata) or pass consolidated=False to silence this.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        if root is None or path:
+            return open_group(
+                store, mode=mode, path=path or None, storage_options=storage_options, zarr_format=zarr_format,
+                use_consolidated=False,
+            )
+        return root
+    if not path:
+        return root
+    try:
+        node = root[path]
+    except KeyError:
+        raise NodeNotFoundError(f"no group {path!r} in {store!r}") from None
+    if not isinstance(node, Group):
+        from ..errors import NodeTypeError
+
+        raise NodeTypeError(f"{path!r} in {store!r} is an array, not a group")
+    return node
+
+
+def _existing_format(store: Any, path: str, storage_options: Any, zarr_format: int | None) -> int | None:
+    """The format of an existing group (appends keep it), else what was asked for."""
+    if zarr_format is not None:
+        return zarr_format
+    try:
+        return open_group(store, mode="r", path=path or None, storage_options=storage_options).zarr_format
+    except (NodeNotFoundError, FileNotFoundError):
+        return None
+
+
+class ZarrEngineStore(AbstractWritableDataStore):
+    """An xarray data store over one zarr_engine :class:`~zarr_engine.Group`.
+
+    Build it with :meth:`open_group` (one group) or :meth:`open_store` (a
+    group and every group below it). Reading: ``get_variables``,
+    ``get_attrs``, ``get_dimensions``. Writing: ``store`` (what xarray's
+    ``dump_to_store`` calls), with append and region semantics of
+    ``Dataset.to_zarr``.
+    """
+
+    __slots__ = (
+        "_align_chunks",
+        "_append_dim",
+        "_consolidate_on_close",
+        "_members",
+        "_mode",
+        "_safe_chunks",
+        "_use_fill_as_mask",
+        "_write_empty",
+        "_write_region",
+        "zarr_group",
+    )
+
+    def __init__(
+        self,
+        group: Group,
+        mode: str = "r",
+        *,
+        consolidate_on_close: bool = False,
+        append_dim: Hashable | None = None,
+        write_region: Any = None,
+        safe_chunks: bool = True,
+        align_chunks: bool = False,
+        write_empty: bool | None = None,
+        use_zarr_fill_value_as_mask: bool | None = None,
+    ) -> None:
+        self.zarr_group = group
+        self._mode = mode
+        self._consolidate_on_close = consolidate_on_close
+        self._append_dim = append_dim
+        self._write_region = write_region
+        # rechunking makes every write aligned, so there is nothing to check
+        self._safe_chunks = safe_chunks and not align_chunks
+        self._align_chunks = align_chunks
+        self._write_empty = write_empty
+        if use_zarr_fill_value_as_mask is None:
+            # xarray's rule: v2 data has always meant "fill value = missing"; v3 does not
+            use_zarr_fill_value_as_mask = group.zarr_format == 2
+        self._use_fill_as_mask = use_zarr_fill_value_as_mask
+        # the members as they were when opened (one listing, or none with consolidated metadata)
+        self._members: dict[str, Array | Group] = dict(group.members())
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def open_group(
+        cls,
+        store: Any,
+        mode: str = "r",
+        *,
+        group: str | None = None,
+        consolidated: bool | None = None,
+        consolidate_on_close: bool = False,
+        storage_options: dict[str, Any] | None = None,
+        zarr_format: int | None = None,
+        **kwargs: Any,
+    ) -> "ZarrEngineStore":
+        """A store over the group ``group`` of ``store`` (a path, URL or zarr_engine store)."""
+        g = open_root_then_group(
+            store, mode=mode, group=group, consolidated=consolidated,
+            storage_options=storage_options, zarr_format=zarr_format,
+        )
+        return cls(g, mode, consolidate_on_close=consolidate_on_close, **kwargs)
+
+    @classmethod
+    def open_store(
+        cls,
+        store: Any,
+        mode: str = "r",
+        *,
+        group: str | None = None,
+        consolidated: bool | None = None,
+        storage_options: dict[str, Any] | None = None,
+        zarr_format: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, "ZarrEngineStore"]:
+        """Stores for ``group`` and every group below it, keyed ``"/"``, ``"/a"``, ``"/a/b"``
+        (relative to ``group``)."""
+        top = open_root_then_group(
+            store, mode=mode, group=group, consolidated=consolidated,
+            storage_options=storage_options, zarr_format=zarr_format,
+        )
+        out = {"/": cls(top, mode, **kwargs)}
+        for name, node in top.members(max_depth=None):
+            if isinstance(node, Group):
+                out["/" + name] = cls(node, mode, **kwargs)
+        return out
+
+    def get_child_store(self, group: str) -> "ZarrEngineStore":
+        """A store over the child group ``group`` (created if absent), with the same settings."""
+        child = self.zarr_group.require_group(group)
+        return type(self)(
+            child, self._mode, consolidate_on_close=self._consolidate_on_close, append_dim=self._append_dim,
+            write_region=self._write_region, safe_chunks=self._safe_chunks, align_chunks=self._align_chunks,
+            write_empty=self._write_empty, use_zarr_fill_value_as_mask=self._use_fill_as_mask,
+        )
+
+    # -- reading -------------------------------------------------------------
+    @property
+    def ds(self) -> Group:
+        return self.zarr_group
+
+    @property
+    def zarr_format(self) -> int:
+        return self.zarr_group.zarr_format
+
+    def array_keys(self) -> tuple[str, ...]:
+        return tuple(k for k, v in self._members.items() if isinstance(v, Array))
+
+    def arrays(self) -> tuple[tuple[str, Array], ...]:
+        return tuple((k, v) for k, v in self._members.items() if isinstance(v, Array))
+
+    def open_store_variable(self, name: str) -> Variable:
+        """The raw (not yet CF-decoded) variable of array ``name``, lazily indexed."""
+        array = self._members[name]
+        assert isinstance(array, Array)
+        dims, attrs = dims_and_attrs(array)
+        wrapped = ZarrEngineBackendArray(array)
+        encoding: dict[str, Any] = {
+            "chunks": tuple(array.chunks),
+            # one dask chunk per stored object: a shard holds many chunks but is one key
+            "preferred_chunks": dict(zip(dims, array.metadata.chunk_shape)),
+        }
+        if wrapped.dtype.kind == "T":
+            encoding["dtype"] = wrapped.dtype
+        encoding.update(encoding_codecs(array))
+        encoding["shards"] = array.shards
+        fill = array.fill_value
+        if self._use_fill_as_mask:
+            # xarray reads a v2 fill value as netCDF's _FillValue: such elements are missing
+            if fill is not None:
+                attrs["_FillValue"] = fill
+        else:
+            if array.zarr_format == 3:
+                encoding["fill_value"] = fill
+            if "_FillValue" in attrs:
+                try:
+                    attrs["_FillValue"] = FillValueCoder.decode(attrs["_FillValue"], array.dtype)
+                except (TypeError, ValueError):
+                    pass  # not in xarray's encoded form: leave it for the CF decoders
+        return Variable(dims, indexing.LazilyIndexedArray(wrapped), attrs, encoding)
+
+    def get_variables(self) -> FrozenDict:
+        return FrozenDict((k, self.open_store_variable(k)) for k in self.array_keys())
+
+    def get_attrs(self) -> dict[str, Any]:
+        return {k: v for k, v in self.zarr_group.metadata.attributes.items() if not k.lower().startswith("_nc")}
+
+    def get_dimensions(self) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for _, array in self.arrays():
+            dims, _ = dims_and_attrs(array)
+            for d, n in zip(dims, array.shape):
+                if d in sizes and sizes[d] != n:
+                    raise ValueError(f"found conflicting lengths for dimension {d} ({n} != {sizes[d]})")
+                sizes[d] = n
+        return sizes
+
+    def close(self) -> None:
+        pass  # nothing is held open: stores open per request
+
+    def sync(self) -> None:
+        pass
+
+    # -- writing -------------------------------------------------------------
+    def encode_variable(self, variable: Variable, name: Hashable | None = None) -> Variable:
+        return encode_zarr_variable(variable, name=name, zarr_format=self.zarr_format)
+
+    def encode_attribute(self, a: Any) -> Any:
+        return encode_zarr_attr_value(a)
+
+    def set_dimensions(self, variables: Any, unlimited_dims: Any = None) -> None:
+        if unlimited_dims is not None:
+            raise NotImplementedError("Zarr has no unlimited dimensions; use append_dim to grow one")
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        try:
+            self.zarr_group.attrs.put(dict(attributes))
+        except TypeError as e:
+            raise TypeError("Invalid attribute in Dataset.attrs.") from e
+
+    def store(
+        self,
+        variables: Mapping[Hashable, Variable],
+        attributes: Mapping[str, Any],
+        check_encoding_set: Iterable[Hashable] = frozenset(),
+        writer: Any = None,
+        unlimited_dims: Any = None,
+    ) -> None:
+        """Encode and write ``variables`` and ``attributes``: create new arrays, grow
+        appended ones, and hand each variable's data to ``writer`` with its region."""
+        if writer is None:
+            from .writer import ChunkWriter
+
+            writer = ChunkWriter()
+        existing_keys = () if self._mode == "w" else self.array_keys()
+        existing = {vn for vn in variables if _encode_variable_name(vn) in existing_keys}
+        new = [vn for vn in variables if vn not in existing]
+        if self._mode == "r+" and new:
+            raise ValueError(
+                f"dataset contains non-pre-existing variables {new!r}, which is not allowed with mode='r+'; "
+                "use mode='a' to add variables"
+            )
+        if self._append_dim is not None and self._append_dim not in existing_keys:
+            dims = self.get_dimensions()
+            if self._append_dim not in dims:
+                raise ValueError(f"append_dim={self._append_dim!r} does not match any existing dataset dimensions {dims}")
+
+        encoded, attributes = self.encode({vn: variables[vn] for vn in new}, attributes)
+        if existing:
+            # appended and region-written values must be encoded exactly like the stored ones,
+            # so decode the stored variables (without loading data) to learn their encoding
+            stored, _, _ = conventions.decode_cf_variables(
+                {vn: self.open_store_variable(_encode_variable_name(vn)) for vn in existing}, {}
+            )
+            redo = {}
+            for vn in existing:
+                _validate_datatypes_for_zarr_append(vn, stored[vn], variables[vn])
+                redo[vn] = variables[vn].copy(deep=False)
+                redo[vn].encoding = stored[vn].encoding
+            redo, _ = self.encode(redo, {})
+            for vn in existing:
+                encoded[vn] = _validate_and_transpose_existing_dims(
+                    vn, redo[vn], stored[vn], self._write_region, self._append_dim
+                )
+        if self._mode not in ("r", "r+"):
+            self.set_attributes(attributes)
+            self.set_dimensions(encoded, unlimited_dims=unlimited_dims)
+        if self._mode == "a-" and self._append_dim is not None:
+            # a-: existing variables without the append dimension are left alone
+            encoded = {k: v for k, v in encoded.items() if k not in existing or self._append_dim in v.dims}
+        self.set_variables(encoded, check_encoding_set, writer)
+        if self._consolidate_on_close:
+            consolidate_metadata(self.zarr_group.store, "")
+
+    def set_variables(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any, writer: Any,
+                      unlimited_dims: Any = None) -> None:
+        """Create or open each variable's array and queue its data with ``writer``."""
+        from .writer import create_variable_array, target_region
+
+        existing_keys = set(self.array_keys()) if self._mode != "w" else set()
+        fmt = self.zarr_format
+        for vn, v in variables.items():
+            name = _encode_variable_name(vn)
+            attrs = dict(v.attrs)
+            if self._use_fill_as_mask:
+                fill_value = attrs.pop("_FillValue", None)
+            else:
+                fill_value = v.encoding.pop("fill_value", None)
+                if fill_value is None and v.dtype.kind == "f":
+                    fill_value = np.nan  # xarray's default for floats (zarr's would be 0)
+                if attrs.get("_FillValue") is not None:
+                    attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], v.dtype)
+                else:
+                    attrs.pop("_FillValue", None)
+            if "_FillValue" in v.encoding:
+                if v.encoding["_FillValue"] is not None:
+                    raise ValueError("Zarr does not support _FillValue in encoding.")
+                del v.encoding["_FillValue"]
+            # validated for existing variables too, before anything is resized
+            encoding = extract_zarr_variable_encoding(
+                v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=fmt
+            )
+            if name in existing_keys:
+                array = self._members[name]
+                assert isinstance(array, Array)
+                if self._write_empty is not None:
+                    array = Array(array.store, array.path, array.metadata, write_empty_chunks=self._write_empty)
+                region = target_region(array, v, self._write_region, self._append_dim)
+            else:
+                array = create_variable_array(
+                    self.zarr_group, name, v, fill_value=fill_value, attrs=attrs, encoding=encoding,
+                    overwrite=self._mode == "w", write_empty=self._write_empty,
+                )
+                region = target_region(array, v, self._write_region, None)
+            self._check_alignment(v, array, region, name)
+            writer.add(v.data, array, region)
+
+    def _check_alignment(self, v: Variable, array: Array, region: tuple[slice, ...], name: str) -> None:
+        """Refuse, before any data is written, dask chunks that would share a stored chunk
+        (xarray's rule and message; partial edge chunks are fine except in mode r+)."""
+        if not self._safe_chunks or v.chunks is None:
+            return
+        from xarray.backends.chunks import validate_grid_chunks_alignment
+
+        try:
+            validate_grid_chunks_alignment(
+                nd_v_chunks=v.chunks, enc_chunks=tuple(array.metadata.chunk_shape), region=region,
+                allow_partial_chunks=self._mode != "r+", name=name, backend_shape=array.shape,
+            )
+        except ValueError as e:
+            raise AlignmentError(str(e)) from None
+
+    # -- region handling (called by to_zarr before writing) ------------------
+    def validate_and_autodetect_region(self, ds: Any) -> Any:
+        from .writer import resolve_region
+
+        if self._write_region is None:
+            return ds
+        region = resolve_region(self, ds, self._write_region, self._mode, self._append_dim)
+        self._write_region = region
+        # a region write cannot change indexes: drop them from what is written
+        return ds.drop_vars(ds.indexes)
+
+    def validate_encoding(self, encoding: Mapping[str, Any] | None) -> None:
+        if encoding and self._mode in ("a", "a-", "r+"):
+            for name in self.array_keys():
+                if name in encoding:
+                    raise ValueError(f"variable {name!r} already exists, but encoding was provided")
