@@ -270,3 +270,15 @@ def test_default_fill_values_match_zarr_python():
             assert _json(ours.fill_value_to_json(ours.default_fill_value(fmt), fmt)) == _json(
                 theirs.to_json_scalar(theirs.default_scalar(), zarr_format=fmt)
             ), type_json
+
+
+def test_raw_bits_fill_is_a_byte_list_in_v3_and_base64_in_v2():
+    dt = DataType.from_v3("r16")
+    assert dt.numpy_dtype == np.dtype("V2")
+    value = dt.fill_value_from_json([1, 255], 3)
+    assert value.tobytes() == b"\x01\xff"
+    assert dt.fill_value_to_json(value, 3) == [1, 255]
+    assert dt.fill_value_to_json(value, 2) == "Af8="
+    assert DataType.from_numpy("r16", 2).name == "raw_bytes"
+    with pytest.raises(MetadataError, match="byte values"):
+        dt.fill_value_from_json([1, 256], 3)

@@ -11,7 +11,6 @@ import copy
 import math
 from typing import Any, Sequence
 
-from ..errors import MetadataError
 from ._util import MAX_EXTENT, as_shape, check_depth, fail, is_int, short, unsupported
 from .dtypes import DataType, endian_of
 from .metadata import ArrayMetadata, ChunkKeyEncoding, CodecSpec
@@ -145,7 +144,7 @@ def create_array_metadata(
     NaT...), as zarr-python's ``create_array`` does when none is given.
     """
     if zarr_format not in (2, 3) or isinstance(zarr_format, bool):
-        raise MetadataError(f"zarr_format must be 2 or 3, got {short(zarr_format)}")
+        fail(path, _KEY, f"zarr_format must be 2 or 3, got {short(zarr_format)}")
     shape_t = normalize_shape(shape, path)
     data_type = DataType.from_numpy(dtype, zarr_format, path)
     itemsize = 8 if data_type.is_object else data_type.numpy_dtype.itemsize

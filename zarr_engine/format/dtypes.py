@@ -191,7 +191,11 @@ class DataType:
             return cls("variable_length_bytes", _OBJECT, None)
         try:
             if isinstance(dtype_like, dict) or (isinstance(dtype_like, str) and _is_v3_only_name(dtype_like)):
-                return cls.from_v3(dtype_like, path, "dtype")
+                found = cls.from_v3(dtype_like, path, "dtype")
+                if zarr_format == 2 and _RAW_BITS.match(found.name):
+                    # v2 has no raw-bits type; "|V<n>" is its spelling of the same bytes
+                    return _length_type("raw_bytes", found.numpy_dtype.itemsize)
+                return found
         except MetadataError as exc:
             raise DTypeError(str(exc)) from None
         if isinstance(dtype_like, np.dtype) and dtype_like.kind == "T":

@@ -230,7 +230,7 @@ def fill_to_json(dt: "DataType", value: Any, zarr_format: int) -> Any:
         return _b64(bytes(npdt.type(value)))
     if kind == "V":
         raw = np.asarray(value, dtype=npdt).tobytes()
-        if _is_raw_bits(dt):
+        if _is_raw_bits(dt) and zarr_format == 3:
             return list(raw)  # the v3 spec spells raw-bits fill values as byte lists
         return _b64(raw)
     raise MetadataError(f"no fill value encoding for data type {dt.name!r}")  # pragma: no cover

@@ -84,7 +84,14 @@ def codec_to_json(spec: CodecSpec) -> dict[str, Any]:
     config = spec.get("configuration") or {}
     if not config and spec["name"] in _BARE_WHEN_EMPTY:
         return {"name": spec["name"]}
-    return {"name": spec["name"], "configuration": copy.deepcopy(config)}
+    config = copy.deepcopy(config)
+    if spec["name"] == "sharding_indexed":
+        # the inner chains are written the same way as the outer one
+        for field in ("codecs", "index_codecs"):
+            inner = config.get(field)
+            if isinstance(inner, list) and all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in inner):
+                config[field] = [codec_to_json(c) for c in inner]
+    return {"name": spec["name"], "configuration": config}
 
 
 def parse_chunk_key_encoding(value: Any, path: str = "", key: str = KEY) -> ChunkKeyEncoding:

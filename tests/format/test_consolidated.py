@@ -1,0 +1,113 @@
+"""Consolidated metadata: v2 .zmetadata and v3 inline, against zarr-python's consolidate_metadata."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from zarr_engine.errors import MetadataError, UnsupportedError
+from zarr_engine.format import (
+    build_zmetadata,
+    consolidate,
+    create_array_metadata,
+    group_from_zmetadata,
+    parse_node,
+    parse_zmetadata,
+    to_documents,
+    zmetadata_bytes,
+)
+
+from .conftest import read_docs
+
+pytestmark = pytest.mark.filterwarnings("ignore::Warning")
+
+
+def _hierarchy(folder, fmt, subgroup):
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = zarr.create_group(store=str(folder), zarr_format=fmt, attributes={"root": True})
+        g.create_array("b", shape=(3,), dtype="<i2", attributes={"q": 1})
+        g.create_array("a", shape=(2, 2), dtype="<f4", fill_value=float("nan"))
+        if subgroup:
+            g.create_group("sub", attributes={"s": "x"})
+            g["sub"].create_array("deep", shape=(1,), dtype="u1")
+        zarr.consolidate_metadata(str(folder))
+
+
+def test_v2_zmetadata_bytes_match_zarr_python(tmp_path):
+    _hierarchy(tmp_path, 2, subgroup=False)
+    raw = (tmp_path / ".zmetadata").read_bytes()
+    nodes = parse_zmetadata(raw, "")
+    assert set(nodes) == {"", "a", "b"}
+    assert nodes["b"].attributes == {"q": 1}
+    assert zmetadata_bytes(nodes) == raw
+    # the group itself carries the rest as its consolidated metadata
+    group = group_from_zmetadata(raw)
+    assert set(group.consolidated) == {"a", "b"} and group.attributes == {"root": True}
+    assert to_documents(group)[".zmetadata"] == raw
+
+
+def test_v2_zmetadata_with_subgroups(tmp_path):
+    _hierarchy(tmp_path, 2, subgroup=True)
+    nodes = parse_zmetadata((tmp_path / ".zmetadata").read_bytes())
+    assert set(nodes) == {"", "a", "b", "sub", "sub/deep"}
+    for rel, meta in nodes.items():
+        assert parse_node(read_docs(tmp_path / rel), rel) == meta
+    rebuilt = build_zmetadata(nodes)
+    assert list(rebuilt["metadata"])[:2] == [".zgroup", ".zattrs"]
+    assert rebuilt["metadata"]["sub/.zattrs"] == {"s": "x"}
+    assert rebuilt["metadata"]["a/.zattrs"] == {}
+
+
+def test_v3_inline_matches_zarr_python(tmp_path):
+    _hierarchy(tmp_path, 3, subgroup=True)
+    docs = read_docs(tmp_path)
+    group = parse_node(docs, "")
+    assert set(group.consolidated) == {"a", "b", "sub", "sub/deep"}
+    assert to_documents(group)["zarr.json"] == docs["zarr.json"]  # byte for byte
+    for rel, meta in group.consolidated.items():
+        if meta.node_type == "group":
+            meta = meta.replace(consolidated=None)
+        assert parse_node(read_docs(tmp_path / rel), rel) == meta
+
+
+def test_consolidate_helper():
+    root = parse_node({"zarr.json": b'{"zarr_format": 3, "node_type": "group"}'}, "")
+    arr = create_array_metadata(shape=(2,), dtype="i4", chunks=1)
+    grouped = consolidate(root, {"": root, "z": arr, "a/b": arr})
+    assert list(grouped.consolidated) == ["a/b", "z"]
+    doc = json.loads(to_documents(grouped)["zarr.json"])
+    assert doc["consolidated_metadata"]["kind"] == "inline"
+    assert doc["consolidated_metadata"]["must_understand"] is False
+    v2arr = create_array_metadata(shape=(2,), dtype="i4", chunks=1, zarr_format=2)
+    with pytest.raises(MetadataError, match="v2 node 'x'"):
+        consolidate(root, {"x": v2arr})
+
+
+@pytest.mark.parametrize(
+    "doc, cls, match",
+    [
+        ({"metadata": {}}, MetadataError, "zarr_consolidated_format"),
+        ({"zarr_consolidated_format": 2, "metadata": {}}, MetadataError, "must be 1"),
+        ({"zarr_consolidated_format": 1, "metadata": []}, MetadataError, "'metadata' must be a JSON object"),
+        ({"zarr_consolidated_format": 1, "metadata": {"../x/.zarray": {}}}, MetadataError, "invalid node path"),
+        ({"zarr_consolidated_format": 1, "metadata": {"x/.zarray": {"zarr_format": 2}}}, MetadataError, "'/g/x'.*'shape'"),
+        ({"zarr_consolidated_format": 1, "metadata": {"x/.zgroup": 5}}, MetadataError, "must be a JSON object"),
+    ],
+)
+def test_zmetadata_errors(doc, cls, match):
+    with pytest.raises(cls, match=match):
+        parse_zmetadata(json.dumps(doc).encode(), "g")
+
+
+def test_v3_consolidated_errors():
+    base = {"zarr_format": 3, "node_type": "group"}
+    with pytest.raises(UnsupportedError, match="kind 'external'"):
+        parse_node({"zarr.json": json.dumps({**base, "consolidated_metadata": {"kind": "external"}}).encode()}, "g")
+    bad_child = {"kind": "inline", "must_understand": False, "metadata": {"c": {"zarr_format": 3, "node_type": "array"}}}
+    with pytest.raises(MetadataError, match="node '/g/c'.*'shape'"):
+        parse_node({"zarr.json": json.dumps({**base, "consolidated_metadata": bad_child}).encode()}, "g")

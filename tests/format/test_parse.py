@@ -1,0 +1,213 @@
+"""parse_node, v3 and v2 parsing: what is accepted, and the errors for what is not."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from zarr_engine.errors import MetadataError, NodeNotFoundError, UnsupportedError
+from zarr_engine.format import ChunkKeyEncoding, GroupMetadata, parse_node, to_json_documents
+
+V3_ARRAY = {
+    "shape": [10, 10],
+    "data_type": "int16",
+    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [5, 5]}},
+    "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+    "fill_value": 0,
+    "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+    "attributes": {},
+    "zarr_format": 3,
+    "node_type": "array",
+    "storage_transformers": [],
+}
+V2_ARRAY = {
+    "shape": [10, 10],
+    "chunks": [5, 5],
+    "dtype": ">f8",
+    "fill_value": "NaN",
+    "order": "F",
+    "filters": [{"id": "delta", "dtype": ">f8"}, {"id": "shuffle", "elementsize": 8}],
+    "dimension_separator": "/",
+    "compressor": {"id": "zlib", "level": 1},
+    "zarr_format": 2,
+}
+
+
+def v3(**changes):
+    doc = copy.deepcopy(V3_ARRAY)
+    for k, v in changes.items():
+        if v is ...:
+            del doc[k]
+        else:
+            doc[k] = v
+    return {"zarr.json": json.dumps(doc).encode()}
+
+
+def v2(zattrs=None, **changes):
+    doc = copy.deepcopy(V2_ARRAY)
+    for k, v in changes.items():
+        if v is ...:
+            del doc[k]
+        else:
+            doc[k] = v
+    docs = {".zarray": json.dumps(doc).encode()}
+    if zattrs is not None:
+        docs[".zattrs"] = json.dumps(zattrs).encode()
+    return docs
+
+
+def test_v3_forms_are_normalised():
+    meta = parse_node(v3(codecs=["bytes", {"name": "gzip"}], chunk_key_encoding={"name": "v2"},
+                         data_type={"name": "int16", "configuration": {}}), "a")
+    assert meta.codecs == ({"name": "bytes", "configuration": {}}, {"name": "gzip", "configuration": {}})
+    assert meta.chunk_key_encoding == ChunkKeyEncoding("v2", ".")
+    assert meta.chunk_key((1, 2)) == "1.2"
+
+
+def test_v3_extension_fields():
+    meta = parse_node(v3(my_ext={"must_understand": False, "x": 1}), "a")
+    assert meta.extra_fields == {"my_ext": {"must_understand": False, "x": 1}}
+    assert to_json_documents(meta)["zarr.json"]["my_ext"] == {"must_understand": False, "x": 1}
+    with pytest.raises(MetadataError, match="node '/a'.*unknown field 'my_ext'"):
+        parse_node(v3(my_ext={"must_understand": True}), "a")
+    with pytest.raises(MetadataError, match="unknown field 'oops'"):
+        parse_node(v3(oops=1), "a")
+
+
+@pytest.mark.parametrize(
+    "changes, cls, match",
+    [
+        ({"zarr_format": 2}, MetadataError, "zarr_format must be 3"),
+        ({"node_type": "thing"}, MetadataError, "node_type"),
+        ({"shape": ...}, MetadataError, "required field 'shape'"),
+        ({"shape": [-1, 3]}, MetadataError, r"'shape'\[0\] must be non-negative"),
+        ({"shape": [2**64, 3]}, MetadataError, "larger than 2\\*\\*63-1"),
+        ({"shape": list(range(100))}, MetadataError, "more than 64"),
+        ({"shape": "10"}, MetadataError, "list of integers"),
+        ({"chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [0, 5]}}}, MetadataError, "must be positive"),
+        ({"chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [5]}}}, MetadataError, "1 dimensions but shape has 2"),
+        ({"chunk_grid": {"name": "rectilinear", "configuration": {}}}, UnsupportedError, "chunk grid 'rectilinear'"),
+        ({"chunk_key_encoding": {"name": "default", "configuration": {"separator": "-"}}}, MetadataError, "separator"),
+        ({"chunk_key_encoding": {"name": "fancy"}}, UnsupportedError, "chunk key encoding 'fancy'"),
+        ({"codecs": []}, MetadataError, "at least one codec"),
+        ({"codecs": [{"configuration": {}}]}, MetadataError, "string 'name'"),
+        ({"codecs": [{"name": "x", "configuration": 3}]}, MetadataError, "configuration of codec 'x'"),
+        ({"storage_transformers": [{"name": "chunk-manifest"}]}, UnsupportedError, "chunk-manifest"),
+        ({"dimension_names": ["x"]}, MetadataError, "dimension_names has 1 entries"),
+        ({"attributes": []}, MetadataError, "'attributes' must be a JSON object"),
+        ({"fill_value": None}, MetadataError, "fill_value must not be null"),
+        ({"fill_value": 40000}, MetadataError, "fill_value 40000 is invalid for data type 'int16'"),
+        ({"data_type": "float8"}, UnsupportedError, "data type 'float8'"),
+    ],
+)
+def test_v3_errors(changes, cls, match):
+    with pytest.raises(cls, match=match) as info:
+        parse_node(v3(**changes), "grp/arr")
+    assert "/grp/arr" in str(info.value) and "zarr.json" in str(info.value)
+
+
+def test_v2_array_codec_chain():
+    meta = parse_node(v2({"_ARRAY_DIMENSIONS": ["y", "x"], "units": "m"}), "a")
+    assert meta.zarr_format == 2 and meta.order == "F"
+    assert meta.codecs == (
+        {"name": "transpose", "configuration": {"order": [1, 0]}},
+        {"name": "numcodecs.delta", "configuration": {"dtype": ">f8"}},
+        {"name": "numcodecs.shuffle", "configuration": {"elementsize": 8}},
+        {"name": "bytes", "configuration": {"endian": "big"}},
+        {"name": "numcodecs.zlib", "configuration": {"level": 1}},
+    )
+    assert meta.chunk_key_encoding == ChunkKeyEncoding("v2", "/")
+    assert meta.dimension_names == ("y", "x")
+    assert meta.attributes["_ARRAY_DIMENSIONS"] == ["y", "x"]
+    assert meta.dtype == "float64" and meta.dtype.byteorder == "="
+    docs = to_json_documents(meta)
+    assert docs[".zarray"] == V2_ARRAY
+    assert docs[".zattrs"] == {"_ARRAY_DIMENSIONS": ["y", "x"], "units": "m"}
+
+
+def test_v2_object_arrays():
+    meta = parse_node(v2(dtype="|O", filters=[{"id": "vlen-utf8"}], fill_value=None, compressor=None), "s")
+    assert meta.data_type.name == "string" and meta.fill_value is None
+    assert meta.codecs[-1] == {"name": "vlen-utf8", "configuration": {}}
+    meta = parse_node(v2(dtype="|O", filters=[{"id": "json2", "encoding": "utf-8"}], fill_value=0, order="C"), "j")
+    assert meta.data_type.name == "object" and meta.fill_value == 0
+    assert meta.codecs[0] == {"name": "numcodecs.json2", "configuration": {"encoding": "utf-8"}}
+    with pytest.raises(MetadataError, match="needs an object codec"):
+        parse_node(v2(dtype="|O", filters=None), "o")
+
+
+def test_v2_structured_bytes_pass_through():
+    meta = parse_node(v2(dtype=[["a", ">i4"], ["b", "<f8"]], fill_value=None, order="C", filters=None), "st")
+    assert {"name": "bytes", "configuration": {}} in meta.codecs
+    assert to_json_documents(meta)[".zarray"]["dtype"] == [["a", ">i4"], ["b", "<f8"]]
+
+
+def test_v2_extra_keys_are_kept():
+    meta = parse_node(v2(node_type="array"), "a")
+    assert to_json_documents(meta)[".zarray"]["node_type"] == "array"
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"zarr_format": 3}, "zarr_format must be 2"),
+        ({"chunks": [5]}, "chunks .* has 1 dimensions"),
+        ({"chunks": [0, 5]}, "must be positive"),
+        ({"order": "K"}, "order must be 'C' or 'F'"),
+        ({"filters": {"id": "x"}}, "filters must be a list"),
+        ({"filters": [{"level": 1}]}, r"filters\[0\]: a numcodecs configuration needs a string 'id'"),
+        ({"compressor": "zlib"}, "'compressor' must be a JSON object"),
+        ({"dimension_separator": "-"}, "dimension_separator"),
+        ({"dtype": "<f3"}, "dtype '<f3'"),
+        ({"fill_value": "banana"}, "fill_value 'banana' is invalid"),
+    ],
+)
+def test_v2_errors(changes, match):
+    with pytest.raises(MetadataError, match=match) as info:
+        parse_node(v2(**changes), "p")
+    assert "'/p' (.zarray)" in str(info.value)
+
+
+def test_parse_node_dispatch_and_errors():
+    with pytest.raises(NodeNotFoundError, match="'/x/y'"):
+        parse_node({}, "x/y")
+    with pytest.raises(NodeNotFoundError):
+        parse_node({".zattrs": b"{}"}, "x")
+    with pytest.raises(NodeNotFoundError, match="zarr.json"):
+        parse_node(v2(), "x", zarr_format=3)
+    with pytest.raises(MetadataError, match="both .zarray and .zgroup"):
+        parse_node({**v2(), ".zgroup": b'{"zarr_format": 2}'}, "x")
+    # zarr.json wins when both formats are present (as zarr-python does)
+    assert parse_node({**v2(), **v3()}, "x").zarr_format == 3
+    assert parse_node({**v2(), **v3()}, "x", zarr_format=2).zarr_format == 2
+    assert parse_node({"zarr.json": None, **v2()}, "x").zarr_format == 2
+    g = parse_node({".zgroup": b'{"zarr_format": 2}', ".zattrs": b'{"a": NaN}'}, "")
+    assert isinstance(g, GroupMetadata)
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        (b"{not json", "malformed JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b"[" * 100000 + b"]" * 100000, "nested too deeply|malformed"),
+    ],
+)
+def test_malformed_documents(raw, match):
+    with pytest.raises(MetadataError, match=match) as info:
+        parse_node({"zarr.json": raw}, "bad")
+    assert "'/bad' (zarr.json)" in str(info.value)
+    with pytest.raises(MetadataError, match=r"\(.zattrs\)"):
+        parse_node({".zgroup": b'{"zarr_format": 2}', ".zattrs": raw}, "bad")
+
+
+def test_to_documents_writes_strings_for_nan_and_never_bare_tokens():
+    meta = parse_node({".zgroup": b'{"zarr_format": 2}', ".zattrs": b'{"a": NaN, "b": [Infinity]}'}, "")
+    from zarr_engine.format import to_documents
+
+    raw = to_documents(meta)[".zattrs"]
+    assert b"NaN" in raw and b": NaN" not in raw
+    assert json.loads(raw) == {"a": "NaN", "b": ["Infinity"]}
