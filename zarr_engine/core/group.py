@@ -257,10 +257,9 @@ class Group:
     def _set_attributes(self, attrs: dict[str, Any]) -> None:
         self._check_writable()
         meta = self._meta.replace(attributes=attrs)
-        if meta.zarr_format == 3:
-            write_metadata(self._store, self._path, meta)
-        else:
-            write_metadata(self._store, self._path, meta.replace(consolidated=None))
+        # consolidated metadata (inline in v3, .zmetadata in v2) is rewritten with the
+        # group's new attributes, so the two never disagree
+        write_metadata(self._store, self._path, meta)
         self._meta = meta
 
     def _refresh(self) -> None:
