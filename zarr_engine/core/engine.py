@@ -24,6 +24,7 @@ from ..errors import ChunkCorruptError, StoreError
 from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
+from . import sharded  # also registers the sharding_indexed codec
 from .pool import run_indexed
 
 #: keys fetched per store round trip for stores that batch (remote ones)
@@ -86,6 +87,12 @@ class ChunkIO:
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
 
+    @property
+    def sharding(self) -> Any:
+        """The sharding codec when the chain is ``sharding_indexed`` alone (then
+        core/sharded.py moves inner chunks), else None."""
+        return sharded.sharding_of(self.chain)
+
     # -- decoding -----------------------------------------------------------
     def decode(self, data: Any, key: str, out: np.ndarray | None = None) -> np.ndarray:
         try:
@@ -133,6 +140,8 @@ def for_each_chunk(store: Store, keys: Sequence[str], fn: Callable[[int, Any], A
 
 def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.ndarray:
     """Fill ``out`` (of ``plan.out_shape``) with the selected elements."""
+    if io.sharding is not None:
+        return sharded.read_orthogonal(io, plan, out)
     projs = list(plan)
     if not projs:
         return out
@@ -158,6 +167,8 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
 
 
 def read_points(io: ChunkIO, plan: PointPlan, out_flat: np.ndarray) -> np.ndarray:
+    if io.sharding is not None:
+        return sharded.read_points(io, plan, out_flat)
     groups = list(plan)
     keys = [io.key(g.coords) for g in groups]
 
@@ -206,6 +217,8 @@ def _encode_or_drop(io: ChunkIO, chunk: np.ndarray, key: str, write_empty: bool)
 
 def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, write_empty: bool) -> tuple[int, int]:
     """Write ``value`` (already of ``plan.out_shape`` and the array's dtype) at the plan's selection."""
+    if io.sharding is not None:
+        return sharded.write_orthogonal(io, plan, value, write_empty=write_empty)
     projs = list(plan)
     if not projs:
         return 0, 0
@@ -258,6 +271,8 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
 
 
 def write_points(io: ChunkIO, plan: PointPlan, values_flat: np.ndarray, *, write_empty: bool) -> tuple[int, int]:
+    if io.sharding is not None:
+        return sharded.write_points(io, plan, values_flat, write_empty=write_empty)
     groups = list(plan)
     keys = [io.key(g.coords) for g in groups]
     olds = io.store.get_many(keys)
