@@ -1,0 +1,165 @@
+"""The request pattern of sharded reads and writes, counted by a store wrapper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zarr_engine as ze
+from zarr_engine.core.array import Array
+from zarr_engine.storage.memory import MemoryStore
+
+from .counting import CountingStore
+
+# shape (16, 16), shards (8, 8), inner chunks (4, 4): 2x2 shards of 2x2 inner chunks
+DATA = np.arange(256, dtype="int32").reshape(16, 16) + 1
+
+
+def make(index_location: str = "end", batched: bool = False, data: np.ndarray | None = DATA) -> tuple[Array, CountingStore]:
+    mem = MemoryStore()
+    a = ze.create_array(mem, shape=(16, 16), dtype="int32", chunks=(4, 4), shards=(8, 8), fill_value=0,
+        compressors=None,  # uncompressed: every inner chunk is 64 bytes, so offsets are predictable
+    )
+    meta = a.metadata
+    if index_location == "start":
+        a = _with_index_at_start(mem)
+        meta = a.metadata
+    if data is not None:
+        a[...] = data
+    counting = CountingStore(mem, prefers_batches=batched)
+    return Array(counting, "", meta), counting
+
+
+def _with_index_at_start(mem: MemoryStore) -> Array:
+    import json
+
+    doc = json.loads(mem.get("zarr.json"))
+    doc["codecs"][0]["configuration"]["index_location"] = "start"
+    mem.set("zarr.json", json.dumps(doc).encode())
+    return ze.open_array(mem)
+
+
+MODES = [("end", False), ("end", True), ("start", False), ("start", True)]
+
+
+@pytest.mark.parametrize("loc,batched", MODES)
+def test_one_inner_chunk_costs_index_plus_chunk(loc, batched):
+    a, st = make(loc, batched)
+    got = a[4:8, 8:12]
+    np.testing.assert_array_equal(got, DATA[4:8, 8:12])
+    assert dict(st.calls) == {"get_ranges": 2}
+    (_, index_req), (_, chunk_req) = st.log
+    assert len(index_req) == 1 and len(chunk_req) == 1
+    key, start, end = index_req[0]
+    assert key == "c/0/1"
+    index_size = 4 * 16 + 4  # 4 inner chunks x (offset, length) + crc32c
+    if loc == "end":
+        assert (start, end) == (-index_size, None)
+    else:
+        assert (start, end) == (0, index_size)
+    key, start, end = chunk_req[0]
+    assert key == "c/0/1" and end - start == 4 * 4 * 4
+
+@pytest.mark.parametrize("loc,batched", MODES)
+def test_whole_shard_read_is_one_request(loc, batched):
+    a, st = make(loc, batched)
+    np.testing.assert_array_equal(a[8:16, 0:8], DATA[8:16, 0:8])
+    assert st.reads() == 1
+    method = "get_many" if batched else "get"
+    assert st.calls[method] == 1
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_whole_array_read_fetches_each_shard_once(batched):
+    a, st = make(batched=batched)
+    np.testing.assert_array_equal(a[...], DATA)
+    if batched:
+        assert dict(st.calls) == {"get_many": 1} and sorted(st.log[0][1]) == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]
+    else:
+        assert dict(st.calls) == {"get": 4}
+
+
+@pytest.mark.parametrize("loc,batched", MODES)
+def test_full_shard_write_reads_nothing(loc, batched):
+    a, st = make(loc, batched)
+    new = -DATA[0:8, 8:16]
+    a[0:8, 8:16] = new
+    assert st.reads() == 0
+    assert st.writes() == 1
+    np.testing.assert_array_equal(a[0:8, 8:16], new)
+
+
+def test_write_of_whole_array_reads_nothing_and_writes_every_shard():
+    a, st = make(batched=True)
+    a[...] = DATA * 3
+    assert st.reads() == 0
+    assert dict(st.calls) == {"set_many": 1} and len(st.log[0][1]) == 4
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_partial_shard_write_reads_the_shard_once(batched):
+    a, st = make(batched=batched)
+    a[1:3, 1:3] = 99
+    assert st.reads() == 1 and st.writes() == 1
+    expected = DATA.copy()
+    expected[1:3, 1:3] = 99
+    np.testing.assert_array_equal(a[...], expected)
+
+
+def test_reads_over_several_partial_shards_are_two_batches():
+    a, st = make(batched=True)
+    np.testing.assert_array_equal(a[2:4, 2:14], DATA[2:4, 2:14])  # half of each of two shards
+    assert dict(st.calls) == {"get_ranges": 2}
+    assert len(st.log[0][1]) == 2  # both shards' indexes in one batch
+    assert {k for k, _, _ in st.log[1][1]} == {"c/0/0", "c/0/1"}
+
+
+def test_adjacent_inner_chunks_merge_into_one_range():
+    a, st = make()
+    # the two inner chunks of shard (0, 0)'s first row are stored one after the other
+    np.testing.assert_array_equal(a[0:4, 0:8], DATA[0:4, 0:8])
+    ranges = st.log[1][1]
+    assert len(ranges) == 1
+    _, start, end = ranges[0]
+    assert end - start == 2 * 4 * 4 * 4
+
+
+def test_missing_shard_reads_fill_after_the_index_request():
+    a, st = make(data=None)
+    np.testing.assert_array_equal(a[1:3, 1:3], np.zeros((2, 2), "int32"))
+    assert dict(st.calls) == {"get_ranges": 1}
+
+
+def test_missing_inner_chunk_is_not_requested():
+    sparse = DATA.copy()
+    sparse[0:4, 0:4] = 0  # inner chunk (0, 0) is all fill: left out of shard (0, 0)
+    a, st = make(data=sparse)
+    np.testing.assert_array_equal(a[0:4, 0:4], np.zeros((4, 4), "int32"))
+    assert dict(st.calls) == {"get_ranges": 1}
+    st.reset()
+    np.testing.assert_array_equal(a[0:8, 0:8], sparse[0:8, 0:8])
+    assert st.reads() == 1
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_shard_left_all_fill_is_deleted(batched):
+    a, st = make(batched=batched)
+    a[0:8, 0:8] = 0
+    assert st.reads() == 0
+    assert st.calls["delete" if not batched else "delete_many"] == 1
+    assert st.inner.get("c/0/0") is None
+    a[0:2, 8:16] = 0  # partial: the shard keeps its other inner chunks
+    assert st.inner.get("c/0/1") is not None
+    np.testing.assert_array_equal(a[0:8, 8:16], np.where(np.arange(8)[:, None] < 2, 0, DATA[0:8, 8:16]))
+
+
+def test_partial_write_keeps_untouched_inner_chunks_bytes():
+    a, st = make()
+    before = st.inner.get("c/1/1")
+    a[12:14, 12:14] = 7  # touches inner chunk (1, 1) of shard (1, 1) only
+    after = st.inner.get("c/1/1")
+    index_size = 4 * 16 + 4
+    # inner chunks (0,0), (0,1), (1,0) are stored first and unchanged, byte for byte
+    assert after[: 3 * 64] == before[: 3 * 64]
+    assert after[3 * 64 : 4 * 64] != before[3 * 64 : 4 * 64]
+    assert len(after) == len(before) == 4 * 64 + index_size
