@@ -346,6 +346,8 @@ def set_orthogonal(arr: np.ndarray, sel: tuple[Sel, ...], value: Any) -> None:
         if isinstance(view, np.ndarray):
             view[...] = value
         else:  # all ints: a scalar position
+            if isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value[()]  # else an object array would store the 0-d array itself
             arr[basic] = value
         return
     if len(arrays) == 1:
