@@ -16,7 +16,7 @@ def cluster_client() -> Iterator[Any]:
 
     It is not made the default scheduler (set_as_default=False), so tests
     elsewhere in the session keep their own scheduler; tests here select it
-    with ``dask.config.set(scheduler=client)`` or ``client.compute``.
+    with the ``cluster`` fixture or ``client.compute``.
     """
     distributed = pytest.importorskip("distributed")
     with dask.config.set({"distributed.scheduler.allowed-failures": 3}):
@@ -34,7 +34,9 @@ def cluster_client() -> Iterator[Any]:
 def cluster(cluster_client: Any) -> Iterator[Any]:
     """The session cluster's client, made the scheduler of ``compute()`` for one test."""
     cluster_client.wait_for_workers(2, timeout=120)
-    with dask.config.set(scheduler=cluster_client):
+    # Not dask.config.set(scheduler=client): a nanny restarting a dead worker pickles the
+    # config into the new process, and a Client object does not pickle.
+    with cluster_client.as_current(), dask.config.set(scheduler="dask.distributed"):
         yield cluster_client
 
 
