@@ -7,12 +7,13 @@ new one, never a torn one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidKeyError, ReadOnlyError
+from ..errors import InvalidKeyError, ReadOnlyError, StoreError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -45,6 +46,16 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def content_version(value: bytes) -> str:
+    """The version token of a value for stores whose versions are content hashes.
+
+    Equal bytes give equal tokens, so a compare-and-set against such a token
+    succeeds after another writer stored the very bytes we read (A-B-A). For a
+    read-modify-write that is harmless: the patch applies to what is stored.
+    """
+    return "blake2b:" + hashlib.blake2b(memoryview(value).cast("B"), digest_size=20).hexdigest()
+
+
 class Store(ABC):
     """Abstract key-value store.
 
@@ -54,6 +65,8 @@ class Store(ABC):
 
     #: True when ``get_ranges`` is cheaper than fetching whole values.
     supports_ranges: bool = True
+    #: True when ``get_versioned`` and ``set_if`` (compare-and-set) are implemented.
+    supports_conditional_writes: bool = False
 
     def __init__(self, *, read_only: bool = False) -> None:
         self._read_only = bool(read_only)
@@ -109,6 +122,24 @@ class Store(ABC):
     def getsize(self, key: str) -> int | None:
         value = self.get(key)
         return None if value is None else len(value)
+
+    # -- conditional writes (optional) ---------------------------------------
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """``(value, version)`` read together; ``(None, None)`` when absent.
+
+        The version is an opaque token for :meth:`set_if`. Only stores with
+        :attr:`supports_conditional_writes` implement it.
+        """
+        raise StoreError(f"{self!r} does not support conditional writes")
+
+    def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
+        """Store ``value`` at ``key`` only if its version is still ``expected``
+        (None: only if absent), atomically; return the new version.
+
+        Raises :class:`~zarr_engine.errors.ConflictError` when another writer
+        changed the key since ``expected`` was read.
+        """
+        raise StoreError(f"{self!r} does not support conditional writes")
 
     # -- batches ------------------------------------------------------------
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:

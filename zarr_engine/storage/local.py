@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
-from .base import Store, validate_key, validate_prefix
+from ..errors import ConflictError, StoreError
+from .base import Store, content_version, validate_key, validate_prefix
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock, no conditional writes
+    fcntl = None  # type: ignore[assignment]
 
 #: Temporary files are named ``.<name>.<random>`` + this suffix; listings skip them.
 TEMP_SUFFIX = ".zetmp"
+
+
+#: Number of lock files ``set_if`` spreads keys over (hidden, kept in the root).
+LOCK_STRIPES = 64
+_THREAD_LOCKS = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+
+def _fresh_thread_locks() -> None:
+    # A lock held by another thread at fork() time would stay held forever in the child.
+    _THREAD_LOCKS[:] = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_thread_locks)
 
 
 def _is_temp(name: str) -> bool:
@@ -30,7 +52,18 @@ class LocalStore(Store):
 
     Temporary files (a leading ``.`` and the suffix ``.zetmp``) never appear in
     listings, so a key with that shape is not listable.
+
+    ``set_if`` (compare-and-set) holds an exclusive ``flock`` on one of
+    :data:`LOCK_STRIPES` hidden lock files in the root while it compares the
+    stored bytes with the expected version and renames its temporary file into
+    place. It is atomic with respect to other ``set_if`` calls on the same
+    folder from any thread or process (the kernel drops the lock of a killed
+    process), but not with respect to plain ``set``/``delete``, which never
+    lock. It needs a filesystem where ``flock`` works across processes
+    (local disks; not every network filesystem).
     """
+
+    supports_conditional_writes = fcntl is not None
 
     def __init__(self, root: str | os.PathLike[str], read_only: bool = False, *, fsync: bool = False) -> None:
         super().__init__(read_only=read_only)
@@ -117,6 +150,11 @@ class LocalStore(Store):
     # -- writes -------------------------------------------------------------
     def set(self, key: str, value: bytes) -> None:
         self._check_writable(key)
+        tmp, path = self._write_temp(key, value)
+        self._install(key, tmp, path)
+
+    def _write_temp(self, key: str, value: bytes) -> tuple[str, str]:
+        """Write ``value`` to a fresh temporary file beside the key's file; return (temp, final) paths."""
         path = self._path(key)
         folder, name = os.path.split(path)
         if name.startswith(".") and name.endswith(TEMP_SUFFIX):
@@ -138,6 +176,10 @@ class LocalStore(Store):
                     raise
             except NotADirectoryError as exc:
                 raise StoreError(f"cannot write key {key!r} in {self.url}: a parent is a file") from exc
+        return tmp, path
+
+    def _install(self, key: str, tmp: str, path: str) -> None:
+        """Rename the temporary file into place (removing it if that fails)."""
         try:
             os.replace(tmp, path)
         except BaseException as exc:
@@ -148,6 +190,52 @@ class LocalStore(Store):
             if isinstance(exc, IsADirectoryError):
                 raise StoreError(f"cannot write key {key!r} in {self.url}: it is a folder") from exc
             raise
+
+    # -- conditional writes ---------------------------------------------------
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """The value and its content hash (the version ``set_if`` compares)."""
+        value = self.get(key)
+        return value, (None if value is None else content_version(value))
+
+    def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
+        """Compare-and-set; see the class docstring for what it is atomic against."""
+        self._check_writable(key)
+        if fcntl is None:  # pragma: no cover
+            return super().set_if(key, value, expected=expected)
+        # The bytes are written before the lock is taken, so the critical
+        # section is one read and one rename.
+        tmp, path = self._write_temp(key, value)
+        try:
+            with self._stripe_lock(key):
+                current = self.get(key)
+                found = None if current is None else content_version(current)
+                if found != expected:
+                    raise ConflictError(
+                        f"key {key!r} in {self.url} changed since it was read (expected {expected}, found {found})"
+                    )
+                self._install(key, tmp, path)
+        except BaseException:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            raise
+        return content_version(value)
+
+    @contextmanager
+    def _stripe_lock(self, key: str) -> Iterator[None]:
+        """Hold, across threads and processes, the lock of the stripe ``key`` hashes to."""
+        stripe = zlib.crc32(key.encode("utf-8", "surrogatepass")) % LOCK_STRIPES
+        # flock is per open file description: threads of one process share
+        # the fd, so a thread lock orders them first.
+        with _THREAD_LOCKS[stripe]:
+            os.makedirs(self.root, exist_ok=True)
+            fd = os.open(os.path.join(self.root, f".zelock-{stripe:02d}{TEMP_SUFFIX}"), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
 
     def delete(self, key: str) -> None:
         self._check_writable(key)

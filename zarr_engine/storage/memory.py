@@ -8,7 +8,8 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, validate_key, validate_prefix
+from ..errors import ConflictError
+from .base import Store, content_version, validate_key, validate_prefix
 
 
 class _Bucket:
@@ -105,6 +106,26 @@ class MemoryStore(Store):
         value = bytes(value)
         with self._bucket.lock:
             self._bucket.data[key] = value
+
+    supports_conditional_writes = True
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """The value and its content hash (the version ``set_if`` compares)."""
+        value = self.get(key)
+        return value, (None if value is None else content_version(value))
+
+    def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
+        """Compare-and-set under the store's lock (atomic against every write in the process)."""
+        self._check_writable(key)
+        validate_key(key)
+        value = bytes(value)
+        with self._bucket.lock:
+            current = self._bucket.data.get(key)
+            found = None if current is None else content_version(current)
+            if found != expected:
+                raise ConflictError(f"key {key!r} in {self.url} changed since it was read")
+            self._bucket.data[key] = value
+        return content_version(value)
 
     def set_many(self, items: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> None:
         self._check_writable()

@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import StoreError
-from .base import Store, validate_key, validate_prefix
+from ..errors import ConflictError, StoreError
+from .base import Store, content_version, validate_key, validate_prefix
 
 #: Seconds a connection waits for another process's lock before failing.
 BUSY_TIMEOUT = 60.0
@@ -39,7 +39,11 @@ class SQLiteStore(Store):
     WAL journal, so readers never block the writer; each thread has its own
     connection and a forked child opens fresh ones. Several processes may read
     and write at once; writers queue on SQLite's lock (``BUSY_TIMEOUT``).
+    ``set_if`` compares and writes inside one ``BEGIN IMMEDIATE`` transaction,
+    so it is atomic with respect to every other write.
     """
+
+    supports_conditional_writes = True
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
@@ -208,6 +212,35 @@ class SQLiteStore(Store):
         rows = [(validate_key(k), _blob(v)) for k, v in pairs]
         if rows:
             self._write("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", rows, f"{len(rows)} keys")
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """The value and its content hash (the version ``set_if`` compares)."""
+        value = self.get(key)
+        return value, (None if value is None else content_version(value))
+
+    def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
+        """Compare-and-set in one write transaction; ConflictError when the version moved."""
+        self._check_writable(key)
+        validate_key(key)
+        conn = self._conn()
+        blob = _blob(value)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT value FROM zarr WHERE key = ?", (key,)).fetchone()
+                found = None if row is None else content_version(row[0])
+                if found != expected:
+                    raise ConflictError(
+                        f"key {key!r} in {self.url} changed since it was read (expected {expected}, found {found})"
+                    )
+                conn.execute("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", (key, blob))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"writing {key!r} to {self.url} failed: {exc}") from exc
+        return content_version(value)
 
     def delete(self, key: str) -> None:
         self._check_writable(key)
