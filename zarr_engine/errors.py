@@ -59,6 +59,10 @@ class StoreError(ZarrEngineError, OSError):
     """A store failed permanently, or could not be opened."""
 
 
+class TransientStoreError(StoreError):
+    """A store call failed in a way that may succeed when retried (timeout, throttling, reset)."""
+
+
 class ReadOnlyError(StoreError, PermissionError):
     """A write was attempted on a read-only store, array or group."""
 
