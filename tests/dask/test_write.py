@@ -227,3 +227,14 @@ def test_new_sharded_array_from_creation_arguments(tmp_path):
     arr = ze.open_array(where, mode="r")
     assert arr.shards == (15, 15) and arr.chunks == (5, 5)
     np.testing.assert_array_equal(from_zarr(arr).compute(), data)
+
+
+def test_region_write_into_an_existing_array_named_by_url(tmp_path, target):
+    url, options = target
+    arr = ze.create_array(url, shape=(30, 8), dtype="i2", chunks=(10, 8), fill_value=-1, storage_options=options)
+    to_zarr(da.full((10, 8), 4, chunks=(10, 8), dtype="i2"), url, region=(slice(10, 20),), storage_options=options)
+    expected = np.full((30, 8), -1, dtype="i2")
+    expected[10:20] = 4
+    np.testing.assert_array_equal(ze.open_array(url, mode="r", storage_options=options)[...], expected)
+    with pytest.raises(TypeError, match="creation arguments"):
+        to_zarr(da.ones((10, 8), chunks=(10, 8)), arr, chunks=(5, 8))
