@@ -1,0 +1,1 @@
+"""The side-by-side benchmark suite: ``python -m benchmarks`` (see benchmarks/README.md)."""

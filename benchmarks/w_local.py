@@ -1,0 +1,136 @@
+"""W1-W4: whole-array writes and reads, sharded arrays, random windows, many small chunks.
+
+Every engine writes its own copy (timed writes); every engine then reads the
+copy zarr_engine wrote, so reads compare engines on identical bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from . import limit
+from .common import LIMIT, US, Context, Row, attempt, best_of, mbps, random_chunks, random_windows, timed_read
+from .engines import Adapter, Loc
+
+
+def _ours(ctx: Context) -> Adapter:
+    return next(a for a in ctx.adapters if a.name == US)
+
+
+def ensure_store(ctx: Context, group: str, codec: str, data: np.ndarray, chunks: tuple[int, ...],
+                 shards: tuple[int, ...] | None, root: Loc | None = None) -> Loc:
+    """zarr_engine's copy of an array (written untimed if no workload wrote it yet)."""
+    key = ("store", group, codec)
+    if key not in ctx.cache:
+        loc = (root or Loc(ctx.workdir)).child(f"{group}/{codec}/{US}")
+        _ours(ctx).write(loc, data, chunks, shards, codec)
+        ctx.cache[key] = loc
+    return ctx.cache[key]
+
+
+def write_read(ctx: Context, workload: str, codec: str, data: np.ndarray, chunks: tuple[int, ...],
+               shards: tuple[int, ...] | None, root: Loc | None = None) -> list[Row]:
+    """A timed whole write per engine, then a timed whole read of zarr_engine's copy per engine,
+    then (local folders only) the decode limit on the same chunks."""
+    s = ctx.sizes
+    root = root or Loc(ctx.workdir)
+    tag = f"{codec}" + (" sharded" if shards else "")
+    wrow = Row(workload, f"write {tag}", "MB/s")
+    rrow = Row(workload, f"read {tag}", "MB/s")
+    for ad in ctx.adapters:
+        loc = root.child(f"{workload}/{codec}/{ad.name}")
+        ctx.log(f"  {workload} write {tag}: {ad.name}")
+        attempt(wrow, ad.name, lambda: mbps(data.nbytes, best_of(
+            lambda: ad.write(loc, data, chunks, shards, codec), s.write_repeats)), ctx.log)
+        if ad.name == US and wrow.values.get(US):
+            ctx.cache[("store", workload, codec)] = loc
+    ours = ensure_store(ctx, workload, codec, data, chunks, shards, root)
+    for ad in ctx.adapters:
+        ctx.log(f"  {workload} read {tag}: {ad.name}")
+
+        def read(ad: Adapter = ad) -> float:
+            h = ad.open(ours)
+            return mbps(data.nbytes, timed_read(lambda: ad.read(h), s.repeats, data))
+
+        attempt(rrow, ad.name, read, ctx.log)
+
+    def lim() -> float:
+        if shards:
+            blobs, regions = limit.load_sharded(ours.path, data.shape, shards, chunks)
+        else:
+            blobs = limit.load_chunks(ours.path, data.shape, chunks)
+            regions = [r for _, r in limit.chunk_slices(data.shape, chunks)]
+        return mbps(data.nbytes, limit.limit_seconds(blobs, regions, codec, data.shape, data.dtype, chunks, s.repeats + 1))
+
+    if not root.is_s3:
+        attempt(rrow, LIMIT, lim, ctx.log)
+    return [wrow, rrow]
+
+
+def w1(ctx: Context) -> list[Row]:
+    """W1: float32 whole write and read, zstd level 1 and blosc lz4 + shuffle."""
+    s = ctx.sizes
+    data = ctx.data(s.w1_shape, "float32")
+    rows: list[Row] = []
+    for codec in ("zstd1", "lz4shuffle"):
+        rows += write_read(ctx, "W1", codec, data, s.w1_chunks, None)
+    return rows
+
+
+def _window_reads(ctx: Context, row: Row, loc: Loc, windows: list[tuple[slice, ...]], data: np.ndarray) -> None:
+    for ad in ctx.adapters:
+        ctx.log(f"  {row.workload} {row.case}: {ad.name}")
+
+        def run(ad: Adapter = ad) -> float:
+            h = ad.open(loc)
+            for sel in windows[:3]:  # warm-up and a correctness check, untimed
+                if not np.array_equal(ad.read(h, sel), data[sel]):
+                    raise AssertionError(f"window {sel} read back wrong values")
+            t0 = time.perf_counter()
+            for sel in windows:
+                ad.read(h, sel)
+            return len(windows) / (time.perf_counter() - t0)
+
+        attempt(row, ad.name, run, ctx.log)
+
+
+def w2(ctx: Context) -> list[Row]:
+    """W2: W1 sharded (zstd level 1): whole write and read, then random inner-chunk reads."""
+    s = ctx.sizes
+    data = ctx.data(s.w1_shape, "float32")
+    rows = write_read(ctx, "W2", "zstd1", data, s.w1_chunks, s.w2_shards)
+    loc = ensure_store(ctx, "W2", "zstd1", data, s.w1_chunks, s.w2_shards)
+    row = Row("W2", f"{s.w2_random} random inner chunks", "ops/s")
+    _window_reads(ctx, row, loc, random_chunks(s.w1_shape, s.w1_chunks, s.w2_random), data)
+    return rows + [row]
+
+
+def w3(ctx: Context) -> list[Row]:
+    """W3: random windows read one at a time from W1's (zstd level 1) and W2's stores."""
+    s = ctx.sizes
+    data = ctx.data(s.w1_shape, "float32")
+    windows = random_windows(s.w1_shape, s.w3_window, s.w3_count)
+    rows = []
+    for group, shards in (("W1", None), ("W2", s.w2_shards)):
+        loc = ensure_store(ctx, group, "zstd1", data, s.w1_chunks, shards)
+        label = "sharded" if shards else "chunked"
+        row = Row("W3", f"{s.w3_count} windows {'x'.join(map(str, s.w3_window))} {label}", "ops/s")
+        _window_reads(ctx, row, loc, windows, data)
+        rows.append(row)
+    return rows
+
+
+def w4(ctx: Context) -> list[Row]:
+    """W4: uint8 with many small chunks, uncompressed and zstd level 1: whole write and read."""
+    s = ctx.sizes
+    data = ctx.data(s.w4_shape, "uint8")
+    rows: list[Row] = []
+    for codec in ("none", "zstd1"):
+        rows += write_read(ctx, "W4", codec, data, s.w4_chunks, None)
+    return rows
+
+
+WORKLOADS: dict[str, Any] = {"W1": w1, "W2": w2, "W3": w3, "W4": w4}

@@ -1,0 +1,32 @@
+"""The benchmark suite's machinery on a micro size: it runs, and its JSON has the expected shape.
+
+The figures themselves are never checked here (benchmarks are not pass/fail).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from benchmarks.common import LIMIT, US
+from benchmarks.run import run
+
+
+def test_micro_run_writes_the_expected_json(tmp_path):
+    record = run("micro", only=["W1", "W3", "W4", "W5"], workdir=str(tmp_path / "work"),
+                 out=str(tmp_path / "out"), quiet=True)
+    with open(record["path"]) as f:
+        saved = json.load(f)
+    assert set(saved) >= {"meta", "results", "targets", "table"}
+    assert saved["meta"]["size"] == "micro" and saved["meta"]["cores"] >= 1
+    assert US in saved["meta"]["engines"] and LIMIT in saved["meta"]["engines"]
+    workloads = {r["workload"] for r in saved["results"]}
+    assert workloads == {"W1", "W3", "W4", "W5"}
+    for r in saved["results"]:
+        assert set(r) >= {"workload", "case", "metric", "values", "ratios", "higher_is_better"}
+        assert r["values"][US] is not None and r["values"][US] > 0, r
+        for name, ratio in r["ratios"].items():
+            assert isinstance(ratio, float) and ratio > 0 and math.isfinite(ratio), (r["case"], name)
+    reads = [r for r in saved["results"] if r["case"].startswith("read")]
+    assert reads and all(LIMIT in r["ratios"] for r in reads)
+    assert all({"target", "met"} <= set(t) for t in saved["targets"])
