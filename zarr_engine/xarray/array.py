@@ -37,13 +37,9 @@ class ZarrEngineBackendArray(BackendArray):
         self.shape = tuple(array.shape)
         self.dtype = STRING_DTYPE if is_vlen_string(array) else array.dtype
 
-    @property
-    def array(self) -> Array:
-        """The wrapped zarr_engine array."""
-        return self._array
-
     def get_array(self) -> Array:
-        """The wrapped zarr_engine array (the name xarray's zarr wrapper uses)."""
+        """The wrapped zarr_engine array. (Not an ``array`` property: xarray takes objects
+        with one for array wrappers and tries to unwrap them.)"""
         return self._array
 
     def _basic(self, key: tuple[Any, ...]) -> Any:
@@ -68,6 +64,13 @@ class ZarrEngineBackendArray(BackendArray):
             key, self.shape, indexing.IndexingSupport.VECTORIZED, method
         )
         return self._to_dtype(value)
+
+    async def async_getitem(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        """``self[key]`` for xarray's ``load_async``: our reads are synchronous (their
+        parallelism is the engine's thread pool), so run one in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.__getitem__, key)
 
     def _to_dtype(self, value: Any) -> np.ndarray:
         if self.dtype is STRING_DTYPE:

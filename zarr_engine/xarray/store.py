@@ -162,6 +162,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
     __slots__ = (
         "_align_chunks",
         "_append_dim",
+        "_cache_members",
         "_consolidate_on_close",
         "_members",
         "_mode",
@@ -184,6 +185,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         align_chunks: bool = False,
         write_empty: bool | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
+        cache_members: bool = True,
     ) -> None:
         self.zarr_group = group
         self._mode = mode
@@ -198,8 +200,10 @@ class ZarrEngineStore(AbstractWritableDataStore):
             # xarray's rule: v2 data has always meant "fill value = missing"; v3 does not
             use_zarr_fill_value_as_mask = group.zarr_format == 2
         self._use_fill_as_mask = use_zarr_fill_value_as_mask
-        # the members as they were when opened (one listing, or none with consolidated metadata)
-        self._members: dict[str, Array | Group] = dict(group.members())
+        # the members as they were when opened (one listing, or none with consolidated metadata);
+        # cache_members=False lists the group on every access instead, seeing our own new arrays
+        self._cache_members = cache_members
+        self._members: dict[str, Array | Group] = dict(group.members()) if cache_members else {}
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -253,6 +257,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
             child, self._mode, consolidate_on_close=self._consolidate_on_close, append_dim=self._append_dim,
             write_region=self._write_region, safe_chunks=self._safe_chunks, align_chunks=self._align_chunks,
             write_empty=self._write_empty, use_zarr_fill_value_as_mask=self._use_fill_as_mask,
+            cache_members=self._cache_members,
         )
 
     # -- reading -------------------------------------------------------------
@@ -264,15 +269,20 @@ class ZarrEngineStore(AbstractWritableDataStore):
     def zarr_format(self) -> int:
         return self.zarr_group.zarr_format
 
+    @property
+    def members(self) -> dict[str, Array | Group]:
+        """The group's children by name (cached at opening unless ``cache_members=False``)."""
+        return self._members if self._cache_members else dict(self.zarr_group.members())
+
     def array_keys(self) -> tuple[str, ...]:
-        return tuple(k for k, v in self._members.items() if isinstance(v, Array))
+        return tuple(k for k, v in self.members.items() if isinstance(v, Array))
 
     def arrays(self) -> tuple[tuple[str, Array], ...]:
-        return tuple((k, v) for k, v in self._members.items() if isinstance(v, Array))
+        return tuple((k, v) for k, v in self.members.items() if isinstance(v, Array))
 
     def open_store_variable(self, name: str) -> Variable:
         """The raw (not yet CF-decoded) variable of array ``name``, lazily indexed."""
-        array = self._members[name]
+        array = self.members[name]
         assert isinstance(array, Array)
         dims, attrs = dims_and_attrs(array)
         wrapped = ZarrEngineBackendArray(array)
@@ -422,7 +432,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
                 v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=fmt
             )
             if name in existing_keys:
-                array = self._members[name]
+                array = self.members[name]
                 assert isinstance(array, Array)
                 if self._write_empty is not None:
                     array = Array(array.store, array.path, array.metadata, write_empty_chunks=self._write_empty)

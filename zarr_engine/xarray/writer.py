@@ -215,13 +215,30 @@ def _auto_slice(store: ZarrEngineStore, ds: Any, dim: Hashable) -> slice:
     return slice(int(where[0]), int(where[-1]) + 1)
 
 
+def _as_dataset(obj: Any) -> Any:
+    """A DataArray becomes the one-variable Dataset ``DataArray.to_zarr`` would write."""
+    import xarray as xr
+    from xarray.backends.api import DATAARRAY_NAME, DATAARRAY_VARIABLE
+
+    if not isinstance(obj, xr.DataArray):
+        return obj
+    if obj.name is None:
+        return obj.to_dataset(name=DATAARRAY_VARIABLE)
+    if obj.name in obj.coords or obj.name in obj.dims:
+        # a variable cannot share its name with a coordinate: store it under the generic name
+        out = obj.to_dataset(name=DATAARRAY_VARIABLE)
+        out.attrs[DATAARRAY_NAME] = obj.name
+        return out
+    return obj.to_dataset()
+
+
 # ---------------------------------------------------------------------------
 # the public function
 # ---------------------------------------------------------------------------
 
 
 def to_zarr(
-    ds: "xr.Dataset",
+    ds: "xr.Dataset | xr.DataArray",
     store: Any = None,
     *,
     mode: Literal["w", "w-", "a", "a-", "r+"] | None = None,
@@ -238,7 +255,8 @@ def to_zarr(
     write_empty_chunks: bool | None = None,
     chunkmanager_store_kwargs: dict[str, Any] | None = None,
 ) -> "ZarrEngineStore | Delayed":
-    """Write ``ds`` to a Zarr store with zarr_engine, as ``ds.to_zarr(...)`` would.
+    """Write ``ds`` (a Dataset, or a DataArray) to a Zarr store with zarr_engine, as
+    ``ds.to_zarr(...)`` would.
 
     ``store`` is a path, URL (with ``storage_options``) or zarr_engine store;
     ``mode`` is ``w`` (replace), ``w-`` (create, fail if present), ``a``
@@ -263,6 +281,7 @@ def to_zarr(
     to, or with ``compute=False`` a ``dask.delayed.Delayed`` that writes the
     dask data (metadata and numpy data are written at once).
     """
+    ds = _as_dataset(ds)
     _validate_dataset_names(ds)
     # unsafe (unaligned) writes are never done; asking for them gets aligned ones
     align = bool(align_chunks) or not safe_chunks
