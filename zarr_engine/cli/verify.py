@@ -1,0 +1,144 @@
+"""``zarr-engine verify`` (read every stored chunk, report missing and corrupt
+ones) and ``zarr-engine consolidate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from itertools import product
+from typing import Any
+
+from ..core.api import consolidate_metadata
+from ..core.array import Array
+from ..errors import ChunkCorruptError
+from ._common import (
+    EXIT_CORRUPT,
+    EXIT_OK,
+    UsageError,
+    iter_arrays,
+    open_node,
+    options_or_none,
+    parse_storage_options,
+)
+
+#: missing keys listed per array in the report (the count is always exact)
+MAX_LISTED_MISSING = 100
+
+
+def verify_array(arr: Array, *, jobs: int = 4, progress: bool | None = None) -> dict[str, Any]:
+    """Read every stored unit (chunk, or shard) of ``arr`` and decode it.
+
+    Returns a report: how many units the grid has, how many are stored, the
+    keys of absent ones (they read as the fill value, which is legal) and of
+    corrupt ones with the decoder's message.
+    """
+    from tqdm.auto import tqdm
+
+    meta = arr.metadata
+    unit = list(meta.chunk_shape)  # the stored unit: a shard for a sharded array
+    prefix = f"{arr.path}/" if arr.path else ""
+    stored = set(arr.store.list_prefix(prefix))
+    grid = meta.grid_shape
+    present: list[tuple[str, tuple[slice, ...]]] = []
+    missing: list[str] = []
+    for coords in product(*(range(g) for g in grid)):
+        key = prefix + meta.chunk_key(coords)
+        if key in stored:
+            region = tuple(slice(c * u, min((c + 1) * u, s)) for c, u, s in zip(coords, unit, arr.shape))
+            present.append((key, region))
+        else:
+            missing.append(key)
+
+    def check(item: tuple[str, tuple[slice, ...]]) -> tuple[str, str] | None:
+        key, region = item
+        try:
+            arr[region]
+        except ChunkCorruptError as e:
+            return key, str(e)
+        return None
+
+    corrupt = []
+    bar = tqdm(total=len(present), desc=f"verify {arr.name}", unit=arr.shards and "shard" or "chunk",
+               file=sys.stderr, disable=(None if progress is None else not progress), leave=False)
+    # the engine decodes on its own pool; these threads only overlap store round trips
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for result in pool.map(check, present):
+            bar.update(1)
+            if result is not None:
+                corrupt.append({"key": result[0], "error": result[1]})
+    bar.close()
+    return {
+        "path": arr.name,
+        "stored_unit": "shard" if arr.shards else "chunk",
+        "total": len(present) + len(missing),
+        "stored": len(present),
+        "missing_count": len(missing),
+        "missing": missing[:MAX_LISTED_MISSING],
+        "corrupt_count": len(corrupt),
+        "corrupt": corrupt,
+    }
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify every array at or below URL; exit 1 when a chunk is corrupt."""
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    node = open_node(args.url, parse_storage_options(args.storage_option))
+    reports = [verify_array(a, jobs=args.jobs, progress=False if args.json else None) for _, a in iter_arrays(node)]
+    corrupt = sum(r["corrupt_count"] for r in reports)
+    missing = sum(r["missing_count"] for r in reports)
+    failed = corrupt > 0 or (args.fail_on_missing and missing > 0)
+    if args.json:
+        print(json.dumps({"url": args.url, "ok": not failed, "arrays": reports,
+                          "corrupt_count": corrupt, "missing_count": missing}, indent=2))
+    else:
+        for r in reports:
+            unit = r["stored_unit"] + "s"
+            print(f"{r['path']}: {r['total']} {unit}, {r['stored']} stored and read, "
+                  f"{r['missing_count']} missing, {r['corrupt_count']} corrupt")
+            for c in r["corrupt"]:
+                print(f"  CORRUPT {c['key']}: {c['error']}")
+            if args.list_missing:
+                for key in r["missing"]:
+                    print(f"  missing {key}")
+        verdict = "FAILED" if failed else "OK"
+        print(f"{verdict}: {len(reports)} array(s), {corrupt} corrupt, {missing} missing (missing reads as fill value)")
+    return EXIT_CORRUPT if failed else EXIT_OK
+
+
+def cmd_consolidate(args: argparse.Namespace) -> int:
+    """Write consolidated metadata for the group at URL."""
+    opts = parse_storage_options(args.storage_option)
+    group = consolidate_metadata(args.url, storage_options=options_or_none(opts))
+    n = len(group.metadata.consolidated or {})
+    where = "zarr.json" if group.zarr_format == 3 else ".zmetadata"
+    print(f"consolidated the metadata of {n} node(s) below {group.name} into {where} at {args.url}")
+    return EXIT_OK
+
+
+def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register ``verify`` and ``consolidate``."""
+    p = sub.add_parser(
+        "verify", parents=parents, help="read every chunk; report missing and corrupt ones",
+        description=(
+            "Read and decode every stored chunk (every shard, for sharded arrays) of the array at URL, or of "
+            "every array below the group at URL. Missing chunks are legal (they read as the fill value) and are "
+            "counted; corrupt ones are listed. Exit code 1 when a chunk is corrupt."
+        ),
+    )
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--jobs", type=int, default=4, metavar="N", help="concurrent reads (default 4)")
+    p.add_argument("--fail-on-missing", action="store_true", help="exit 1 when a chunk is missing too")
+    p.add_argument("--list-missing", action="store_true", help="list missing keys (first 100 per array)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "consolidate", parents=parents, help="write consolidated metadata for a group",
+        description="Gather the metadata of every node below the group at URL into one document "
+                    "(v3: the root zarr.json; v2: .zmetadata), so opening the hierarchy takes one read.",
+    )
+    p.add_argument("url", metavar="URL")
+    p.set_defaults(func=cmd_consolidate)
