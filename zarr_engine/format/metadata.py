@@ -29,10 +29,13 @@ CodecSpec = dict[str, Any]
 class ChunkKeyEncoding:
     """How chunk grid coordinates become store keys (relative to the array's path)."""
 
-    name: Literal["default", "v2"] = "default"
+    #: "n5": N5's block paths, the coordinates reversed (N5 order) joined by "/", no prefix
+    name: Literal["default", "v2", "n5"] = "default"
     separator: Literal["/", "."] = "/"
 
     def encode(self, coords: tuple[int, ...]) -> str:
+        if self.name == "n5":
+            return "/".join(str(c) for c in reversed(coords)) if coords else "0"
         if self.name == "default":
             return "c" + "".join(self.separator + str(c) for c in coords)
         # "v2": no prefix; a 0-d array's only chunk is "0"
@@ -49,6 +52,8 @@ class ChunkKeyEncoding:
                 if not key.startswith("c" + self.separator):
                     return None
                 return tuple(int(p) for p in key[2:].split(self.separator))
+            if self.name == "n5":
+                return tuple(int(p) for p in reversed(key.split("/")))
             return tuple(int(p) for p in key.split(self.separator))
         except ValueError:
             return None
@@ -59,9 +64,9 @@ class ChunkKeyEncoding:
 
 @dataclass(frozen=True, eq=False)
 class ArrayMetadata:
-    """Metadata of one array, in either format."""
+    """Metadata of one array, in any format (``"n5"``: an N5 dataset, see :mod:`.n5`)."""
 
-    zarr_format: Literal[2, 3]
+    zarr_format: Literal[2, 3, "n5"]
     shape: tuple[int, ...]
     #: the regular grid's chunk shape: for a sharded array, the *shard* shape
     chunk_shape: tuple[int, ...]
@@ -126,9 +131,9 @@ class ArrayMetadata:
 
 @dataclass(frozen=True, eq=False)
 class GroupMetadata:
-    """Metadata of one group, in either format."""
+    """Metadata of one group, in any format (``"n5"``: an N5 group, see :mod:`.n5`)."""
 
-    zarr_format: Literal[2, 3]
+    zarr_format: Literal[2, 3, "n5"]
     attributes: dict[str, Any] = field(default_factory=dict)
     #: consolidated metadata of every node below this group, keyed by path
     #: relative to it (``"a"``, ``"a/b"``), or None when there is none

@@ -12,11 +12,12 @@ from ..errors import MetadataError, NodeNotFoundError
 from ._util import dump_json, fail, load_json, where
 from .consolidated import ZMETADATA_KEY, build_zmetadata
 from .metadata import ArrayMetadata, NodeMetadata
+from .n5 import ATTRIBUTES_KEY, parse_n5_node, to_n5_documents
 from .v2 import array_to_documents, group_to_documents, parse_v2_array, parse_v2_group
 from .v3 import array_to_json, group_to_json, parse_v3
 
 #: the keys (relative to a node) :func:`parse_node` looks at
-METADATA_KEYS = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
+METADATA_KEYS = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ATTRIBUTES_KEY)
 
 
 def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
     if meta.zarr_format == 3:
         doc = array_to_json(meta) if isinstance(meta, ArrayMetadata) else group_to_json(meta)
         return {"zarr.json": doc}
+    if meta.zarr_format == "n5":
+        return to_n5_documents(meta)
     if meta.zarr_format != 2:
         raise MetadataError(f"unknown zarr_format {meta.zarr_format!r}")
     if isinstance(meta, ArrayMetadata):
@@ -57,11 +60,11 @@ def parse_node(docs: Mapping[str, Any], path: str = "", zarr_format: int | None 
 
     ``docs`` maps keys among :data:`METADATA_KEYS` to bytes (or str, dict,
     None for absent). With ``zarr_format`` None, zarr.json wins when present
-    (as in zarr-python), else the v2 documents are used.
+    (as in zarr-python), else the v2 documents, else an N5 attributes.json.
     """
     present = {k: v for k, v in docs.items() if k in METADATA_KEYS and v is not None}
-    if zarr_format not in (None, 2, 3):
-        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r} (for {where(path)})")
+    if zarr_format not in (None, 2, 3, "n5"):
+        raise MetadataError(f"zarr_format must be 2, 3 or 'n5', got {zarr_format!r} (for {where(path)})")
     if "zarr.json" in present and zarr_format in (None, 3):
         return parse_v3(present["zarr.json"], path)
     has_v2 = ".zarray" in present or ".zgroup" in present
@@ -71,7 +74,13 @@ def parse_node(docs: Mapping[str, Any], path: str = "", zarr_format: int | None 
         if ".zarray" in present:
             return parse_v2_array(present[".zarray"], present.get(".zattrs"), path)
         return parse_v2_group(present[".zgroup"], present.get(".zattrs"), path)
-    wanted = {None: "zarr.json, .zarray or .zgroup", 3: "zarr.json", 2: ".zarray or .zgroup"}[zarr_format]
+    if ATTRIBUTES_KEY in present and zarr_format in (None, "n5"):
+        # N5: any attributes.json (the zarr documents win when both are present)
+        return parse_n5_node(present[ATTRIBUTES_KEY], path)
+    wanted = {
+        None: "zarr.json, .zarray, .zgroup or attributes.json", 3: "zarr.json", 2: ".zarray or .zgroup",
+        "n5": "attributes.json",
+    }[zarr_format]
     raise NodeNotFoundError(f"no array or group at {where(path)}: no {wanted} found")
 
 
