@@ -165,6 +165,12 @@ class CodecChain:
         return [c.to_json() for c in self._codecs]
 
     @property
+    def crops_edges(self) -> bool:
+        """Whether chunks at the array's edge are encoded cropped to the array (N5 blocks):
+        then :meth:`encode` wants the chunk's ``valid_shape``."""
+        return not self._aa and bool(getattr(self._ab, "crops_edges", False))
+
+    @property
     def is_fixed_size(self) -> bool:
         """Whether every chunk encodes to the same number of bytes."""
         return self._encoded_size() is not None
@@ -190,19 +196,27 @@ class CodecChain:
         return size
 
     # -- work ----------------------------------------------------------------
-    def encode(self, chunk: np.ndarray, key: str = "") -> Any:
+    def encode(self, chunk: np.ndarray, key: str = "", valid_shape: tuple[int, ...] | None = None) -> Any:
         """Encode one chunk (of :attr:`chunk_spec`'s shape) to a bytes-like object
-        that does not share memory with ``chunk``."""
+        that does not share memory with ``chunk``.
+
+        ``valid_shape`` is the part of the chunk inside the array; when the chain
+        :attr:`crops_edges` and it is smaller, the serialiser gets the chunk cropped
+        to it (with a spec of that shape). Other chains ignore it."""
         spec = self._chunk_spec
         if chunk.shape != spec.shape:
             raise CodecError(f"chunk {key!r}: shape {chunk.shape} is not the chunk shape {spec.shape}")
         codec: Codec = self._ab
+        ab_spec = self._ab_spec
+        if valid_shape is not None and tuple(valid_shape) != spec.shape and self.crops_edges:
+            chunk = chunk[tuple(slice(0, v) for v in valid_shape)]
+            ab_spec = ChunkSpec(tuple(valid_shape), ab_spec.dtype, ab_spec.fill_value)
         try:
             data: Any = chunk
             for codec, in_spec in self._aa:
                 data = codec.encode(data, in_spec)
             codec = self._ab
-            data = codec.encode(data, self._ab_spec)
+            data = codec.encode(data, ab_spec)
             for codec in self._bb:
                 data = codec.encode(data, self._ab_spec)
         except ZarrEngineError:
@@ -277,7 +291,8 @@ class CodecChain:
                 arr = arr.copy()
             return arr
         except ChunkCorruptError as e:
-            raise ChunkCorruptError(f"chunk {key!r} of array {self._path or '/'!r}: {e}") from e
+            # type(e): keep subclasses (an N5 block of an unsupported mode is also UnsupportedError)
+            raise type(e)(f"chunk {key!r} of array {self._path or '/'!r}: {e}") from e
         except Exception as e:
             raise ChunkCorruptError(
                 f"chunk {key!r} of array {self._path or '/'!r}: {stage or 'codec'} failed to decode: "

@@ -170,10 +170,12 @@ def get_codec(spec: dict[str, Any], path: str = "") -> Codec:
 def _register_builtins() -> None:
     from .array_codecs import BytesCodec, TransposeCodec
     from .bytes_codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
+    from .n5 import N5Codec
     from .vlen import VLenBytesCodec, VLenUTF8Codec
 
     for cls in (BytesCodec, TransposeCodec, BloscCodec, GzipCodec, ZstdCodec, Crc32cCodec, VLenUTF8Codec, VLenBytesCodec):
         register_codec(cls)
+    register_codec(N5Codec)
 
 
 _register_builtins()
