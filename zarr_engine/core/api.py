@@ -101,15 +101,15 @@ def create_array(
             dtype = data.dtype
     if shape is None or dtype is None:
         raise MetadataError(f"create_array at {display_path(node_path)} needs shape and dtype (or data)")
-    if zarr_format not in (2, 3):
-        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+    if zarr_format not in (2, 3, "n5"):
+        raise MetadataError(f"zarr_format must be 2, 3 or 'n5', got {zarr_format!r}")
     meta = _array_metadata(
         node_path, shape=shape, dtype=dtype, chunks=chunks, shards=shards, fill_value=fill_value,
         compressors=compressors, compressor=compressor, filters=filters, serializer=serializer,
         zarr_format=zarr_format, dimension_names=dimension_names, attributes=attributes, order=order,
         chunk_key_encoding=chunk_key_encoding,
     )
-    st._check_writable(prefix_of(node_path) + ("zarr.json" if zarr_format == 3 else ".zarray"))
+    st._check_writable(prefix_of(node_path) + {3: "zarr.json", "n5": "attributes.json"}.get(zarr_format, ".zarray"))
     # everything is validated above, before the store is touched
     prepare_new_node(st, node_path, overwrite=overwrite)
     ensure_parents(st, node_path, zarr_format)
@@ -127,8 +127,16 @@ def _array_metadata(
 ) -> ArrayMetadata:
     from ..format.dtypes import DataType
 
-    dt = DataType.from_numpy(dtype, zarr_format, display_path(path)).numpy_dtype
     where = display_path(path)
+    if zarr_format == "n5":
+        from ..format.n5 import create_n5_array_metadata
+
+        return create_n5_array_metadata(
+            shape=shape, chunks=chunks, dtype=dtype, compressor=compressor if compressor != "auto" else compressors,
+            fill_value=fill_value, attributes=attributes, dimension_names=dimension_names, path=where,
+            filters=filters, shards=shards, order=order, serializer=serializer, chunk_key_encoding=chunk_key_encoding,
+        )
+    dt = DataType.from_numpy(dtype, zarr_format, display_path(path)).numpy_dtype
     if zarr_format == 2:
         if shards is not None:
             raise MetadataError(f"array {where}: sharding needs zarr_format=3")
@@ -189,10 +197,15 @@ def create_group(
 ) -> Group:
     """Create a group (and any missing parents) and return it."""
     st, node_path = _resolve(store, "a", storage_options, path)
-    if zarr_format not in (2, 3):
-        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
-    meta = GroupMetadata(zarr_format=zarr_format, attributes=dict(attributes or {}))  # type: ignore[arg-type]
-    st._check_writable(prefix_of(node_path) + ("zarr.json" if zarr_format == 3 else ".zgroup"))
+    if zarr_format not in (2, 3, "n5"):
+        raise MetadataError(f"zarr_format must be 2, 3 or 'n5', got {zarr_format!r}")
+    if zarr_format == "n5":
+        from ..format.n5 import new_n5_group
+
+        meta = new_n5_group(node_path, attributes)
+    else:
+        meta = GroupMetadata(zarr_format=zarr_format, attributes=dict(attributes or {}))  # type: ignore[arg-type]
+    st._check_writable(prefix_of(node_path) + {3: "zarr.json", "n5": "attributes.json"}.get(zarr_format, ".zgroup"))
     prepare_new_node(st, node_path, overwrite=overwrite)
     ensure_parents(st, node_path, zarr_format)
     write_metadata(st, node_path, meta)

@@ -87,6 +87,20 @@ class ChunkIO:
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
 
+    def encode(self, chunk: np.ndarray, key: str) -> Any:
+        """Encode the chunk stored under ``key``. A chain that stores edge chunks
+        cropped (N5) is told the chunk's part inside the array, found from the key
+        so that every writer gets it without passing coordinates around."""
+        if not self.chain.crops_edges:
+            return self.chain.encode(chunk, key)
+        coords = self.meta.chunk_key_encoding.decode(key[len(self.prefix):])
+        valid = None
+        if coords is not None and len(coords) == len(chunk.shape):
+            valid = tuple(
+                max(0, min(c, s - i * c)) for i, c, s in zip(coords, self.meta.chunk_shape, self.meta.shape)
+            )
+        return self.chain.encode(chunk, key, valid_shape=valid)
+
     @property
     def sharding(self) -> Any:
         """The sharding codec when the chain is ``sharding_indexed`` alone (then
@@ -204,7 +218,7 @@ def _encode_or_drop(io: ChunkIO, chunk: np.ndarray, key: str, write_empty: bool)
     if not write_empty and is_all_fill(chunk, io.fill):
         return key, None
     try:
-        return key, io.chain.encode(chunk)
+        return key, io.encode(chunk, key)
     except (ChunkCorruptError, StoreError):
         raise
     except Exception as e:

@@ -110,7 +110,13 @@ class Group:
             if meta is None:
                 raise NodeNotFoundError(f"no array or group at {display_path(join_path(self._path, rel))} (consolidated metadata of {self.name})")
             return meta
-        return read_metadata(self._store, join_path(self._path, rel))
+        try:
+            return read_metadata(self._store, join_path(self._path, rel))
+        except NodeNotFoundError:
+            if self.zarr_format != "n5":
+                raise
+            # below an N5 group any folder is a group, with or without attributes.json
+            return read_metadata(self._store, join_path(self._path, rel), zarr_format="n5")
 
     def __getitem__(self, name: str) -> "Array | Group":
         rel = normalize_path(name)
@@ -150,7 +156,9 @@ class Group:
         for d in dirs:
             p = prefix + d + "/"
             docs = {k: got[p + k] for k in METADATA_KEYS if p + k in got}
-            if not any(k in docs for k in ("zarr.json", ".zarray", ".zgroup")):
+            if not any(k in docs for k in ("zarr.json", ".zarray", ".zgroup", "attributes.json")):
+                if self.zarr_format == "n5":  # an N5 folder without attributes.json is a group
+                    out.append((d, GroupMetadata(zarr_format="n5")))
                 continue
             out.append((d, parse_node(docs, display_path(join_path(self._path, d)), None)))
         return out

@@ -49,7 +49,13 @@ def read_metadata(store: Store, path: str, *, zarr_format: int | None = None) ->
     got = store.get_many([prefix + k for k in keys])
     docs = {k: got[prefix + k] for k in keys if prefix + k in got}
     zmeta = docs.pop(ZMETADATA, None)
-    meta = parse_node(docs, display_path(path), zarr_format)
+    try:
+        meta = parse_node(docs, display_path(path), zarr_format)
+    except NodeNotFoundError:
+        # N5 needs no attributes.json for a group: any folder is one (tensorstore writes none)
+        if zarr_format != "n5" or not any(store.list_dir(prefix)):
+            raise
+        meta = GroupMetadata(zarr_format="n5")
     if zmeta is not None and isinstance(meta, GroupMetadata) and meta.zarr_format == 2:
         nodes = _consolidated.parse_zmetadata(zmeta, display_path(path))
         meta = meta.replace(consolidated={k: v for k, v in nodes.items() if k})
@@ -82,13 +88,18 @@ def ensure_parents(store: Store, path: str, zarr_format: int) -> None:
     present = store.get_many(keys)
     for a in ancestors:
         p = prefix_of(a)
-        if p + "zarr.json" in present or p + ".zarray" in present or p + ".zgroup" in present:
+        if any(p + k in present for k in ("zarr.json", ".zarray", ".zgroup", "attributes.json")):
             docs = {k: present[p + k] for k in METADATA_KEYS if p + k in present}
             meta = parse_node(docs, display_path(a), None)
             if isinstance(meta, ArrayMetadata):
                 raise NodeTypeError(
                     f"cannot create a node at {display_path(path)}: {display_path(a)} is an array, not a group"
                 )
+            continue
+        if zarr_format == "n5":
+            from ..format.n5 import new_n5_group
+
+            write_metadata(store, a, new_n5_group(a))
             continue
         write_metadata(store, a, GroupMetadata(zarr_format=zarr_format))  # type: ignore[arg-type]
 
