@@ -38,3 +38,13 @@ __all__ = [
     "open_group",
     "tree",
 ]
+
+
+def __getattr__(name: str):
+    # zarr_engine.to_zarr lives with the xarray integration; importing xarray only when asked
+    # keeps `import zarr_engine` light for users without it
+    if name == "to_zarr":
+        from .xarray.writer import to_zarr
+
+        return to_zarr
+    raise AttributeError(f"module 'zarr_engine' has no attribute {name!r}")
