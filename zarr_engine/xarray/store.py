@@ -140,13 +140,19 @@ def open_root_then_group(
 
 
 def _existing_format(store: Any, path: str, storage_options: Any, zarr_format: int | None) -> int | None:
-    """The format of an existing group (appends keep it), else what was asked for."""
+    """What was asked for, else the format of the group or of its nearest existing ancestor
+    (appends keep a store's format, and a new subgroup joins its parent's)."""
     if zarr_format is not None:
         return zarr_format
-    try:
-        return open_group(store, mode="r", path=path or None, storage_options=storage_options).zarr_format
-    except (NodeNotFoundError, FileNotFoundError):
-        return None
+    parts = path.split("/") if path else []
+    for n in range(len(parts), -1, -1):
+        try:
+            return open_group(
+                store, mode="r", path="/".join(parts[:n]) or None, storage_options=storage_options
+            ).zarr_format
+        except (NodeNotFoundError, FileNotFoundError):
+            continue
+    return None
 
 
 class ZarrEngineStore(AbstractWritableDataStore):
