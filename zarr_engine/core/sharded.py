@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from concurrent.futures import Future, wait
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ import numpy as np
 from ..codecs.sharding import ShardingCodec, ShardLayout
 from ..errors import ChunkCorruptError
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
-from .pool import run_indexed
+from .pool import get_pool, in_pool_thread, pool_size, run_indexed
 
 if TYPE_CHECKING:
     from ..codecs import CodecChain
@@ -177,6 +178,9 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
     whole = [s for s, items in groups.items() if len(items) == sh.valid_count(s)]
     partial = [s for s, items in groups.items() if len(items) != sh.valid_count(s)]
 
+    if len(whole) > 1 and not _batched(io.store) and pool_size() > 1 and not in_pool_thread():
+        _pipeline_whole(sh, whole, groups, work)
+        whole = []
     for lo in range(0, len(whole), BATCH_SHARDS):
         batch = whole[lo : lo + BATCH_SHARDS]
         keys = [io.key(s) for s in batch]
@@ -227,6 +231,60 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
                 )
             tasks.extend((j, view[o : o + n]) for j, o, n in members)
     run_indexed(lambda t: work(*tasks[t]), len(tasks))
+
+
+def _pipeline_whole(
+    sh: _Shards,
+    shards: list[tuple[int, ...]],
+    groups: dict[tuple[int, ...], list[tuple[int, int]]],
+    work: Callable[[int, Any], None],
+) -> None:
+    """Whole shards from a local-like store: one ``get`` per shard, each on the
+    pool, overlapped with decoding.
+
+    Reading a shard is a long copy on one thread; waiting for it before any
+    decoding starts would leave the other cores idle. So each fetch task, once
+    its shard is in, first queues the fetch of the next shard and then the
+    decode tasks of its own inner chunks: one thread reads while the others
+    decode, and only about two shards are held at a time. The tasks only
+    submit, never wait, so pool work still never waits on the pool.
+    """
+    io, layout = sh.io, sh.layout
+    pool = get_pool()
+    futures: list[Future] = []
+    failed: list[BaseException] = []
+
+    def guarded(fn: Callable[..., None], *args: Any) -> None:
+        if failed:
+            return
+        try:
+            fn(*args)
+        except BaseException as e:  # kept for the caller, which re-raises it
+            failed.append(e)
+            raise
+
+    def fetch(n: int) -> None:
+        s = shards[n]
+        key = io.key(s)
+        value = io.store.get(key)
+        if n + 1 < len(shards):
+            futures.append(pool.submit(guarded, fetch, n + 1))
+        if value is None:
+            tasks = [(j, None) for j, _ in groups[s]]
+        else:
+            index, view = layout.split(value, key)
+            tasks = [(j, layout.piece(view, index, local)) for j, local in groups[s]]
+        for t in tasks:
+            futures.append(pool.submit(guarded, work, *t))
+
+    futures.append(pool.submit(guarded, fetch, 0))
+    seen = 0
+    while seen < len(futures):  # tasks add futures before they finish, so this sees them all
+        batch = futures[seen:]
+        wait(batch)
+        seen += len(batch)
+    if failed:
+        raise failed[0]
 
 
 def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarray:
