@@ -225,9 +225,19 @@ def open_array(
     zarr_format: int | None = None,
     storage_options: dict[str, Any] | None = None,
     write_empty_chunks: bool = False,
+    optimistic: bool = False,
     **create_kwargs: Any,
 ) -> Array:
-    """Open the array at ``path`` (creating it from ``create_kwargs`` where the mode allows)."""
+    """Open the array at ``path`` (creating it from ``create_kwargs`` where the mode allows).
+
+    ``optimistic=True`` makes data writes compare-and-set each chunk and retry
+    on conflict, so concurrent partial writes to the same chunks lose no update
+    (stores with conditional writes only; see ``zarr_engine.core.optimistic``).
+    """
+    if optimistic:
+        made = open_array(store, mode=mode, path=path, zarr_format=zarr_format, storage_options=storage_options,
+                          write_empty_chunks=write_empty_chunks, **create_kwargs)
+        return Array(made.store, made.path, made.metadata, write_empty_chunks=write_empty_chunks, optimistic=True)
     st, node_path = _resolve(store, mode, storage_options, path)
     if mode in ("w", "w-"):
         return create_array(

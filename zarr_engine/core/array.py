@@ -11,6 +11,7 @@ from ..errors import DTypeError, ReadOnlyError, SelectionError, ShapeMismatchErr
 from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from . import engine
+from . import optimistic as optimistic_writes
 from .engine import ChunkIO
 from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind
 from .nodes import Attributes, display_path, prefix_of, read_metadata, write_metadata
@@ -31,11 +32,16 @@ class Array:
         metadata: ArrayMetadata,
         *,
         write_empty_chunks: bool = False,
+        optimistic: bool = False,
     ) -> None:
         self._store = store
         self._path = path
         self._meta = metadata
         self._write_empty = bool(write_empty_chunks)
+        # optimistic: data writes use compare-and-set per chunk (core/optimistic.py)
+        self._optimistic = bool(optimistic)
+        if self._optimistic:
+            optimistic_writes.require_conditional(store, f"array {display_path(path)}")
         self._io_cache: ChunkIO | None = None
 
     # -- construction / pickling ---------------------------------------------
@@ -49,7 +55,7 @@ class Array:
         return cls(store, path, meta, **kwargs)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._store, self._path, self._meta, self._write_empty))
+        return (_rebuild, (self._store, self._path, self._meta, self._write_empty, self._optimistic))
 
     @property
     def _io(self) -> ChunkIO:
@@ -274,7 +280,8 @@ class Array:
         self._check_writable()
         plan = PointPlan(selection, self.shape, self._meta.chunk_shape)
         arr = self._prepare_value(value, plan.out_shape)
-        engine.write_points(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
+        write = optimistic_writes.write_points if self._optimistic else engine.write_points
+        write(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
 
     set_mask_selection = set_coordinate_selection
 
@@ -283,7 +290,8 @@ class Array:
         self._check_writable()
         plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
         arr = self._prepare_value(value, plan.out_shape)
-        return engine.write_orthogonal(self._io, plan, arr, write_empty=self._write_empty)
+        write = optimistic_writes.write_orthogonal if self._optimistic else engine.write_orthogonal
+        return write(self._io, plan, arr, write_empty=self._write_empty)
 
     def write_region(self, selection: Any, value: Any) -> tuple[int, int]:
         """Like ``a[selection] = value`` for a basic selection, returning
@@ -482,8 +490,8 @@ def _codec_roles(meta: ArrayMetadata) -> tuple[tuple[dict, ...], dict | None, tu
     return tuple(specs), None, ()
 
 
-def _rebuild(store: Store, path: str, meta: ArrayMetadata, write_empty: bool) -> Array:
-    return Array(store, path, meta, write_empty_chunks=write_empty)
+def _rebuild(store: Store, path: str, meta: ArrayMetadata, write_empty: bool, optimistic: bool = False) -> Array:
+    return Array(store, path, meta, write_empty_chunks=write_empty, optimistic=optimistic)
 
 
 class _OIndex:

@@ -319,10 +319,31 @@ class RetryingStore(_Delegate):
         return self._call("reading a range of", key, lambda: self.inner.get_range(key, start, end))
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
-        return self._call("reading", f"{len(keys)} keys", lambda: self.inner.get_many(keys))
+        # One batched attempt; if it fails transiently, each key is retried on
+        # its own, so a large batch is not hostage to the odds of one clean try.
+        try:
+            return self.inner.get_many(keys)
+        except ConflictError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if not self.classify(exc):
+                raise
+        self.retried += 1
+        out: dict[str, bytes] = {}
+        for key in keys:
+            value = self.get(key)
+            if value is not None:
+                out[key] = value
+        return out
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
-        return self._call("reading", f"{len(requests)} ranges", lambda: self.inner.get_ranges(requests))
+        try:
+            return self.inner.get_ranges(requests)
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if not self.classify(exc):
+                raise
+        self.retried += 1
+        return [self.get_range(key, start, end) for key, start, end in requests]
 
     def exists(self, key: str) -> bool:
         return self._call("inspecting", key, lambda: self.inner.exists(key))
