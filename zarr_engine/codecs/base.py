@@ -11,6 +11,7 @@ A codec that cannot decode (corrupt data, bad checksum, wrong size) raises
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -32,7 +33,9 @@ class ChunkSpec:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        # math.prod on Python ints: np.prod(dtype=int64) silently wraps for
+        # hostile chunk shapes, and a wrapped size defeats every size check.
+        return math.prod(self.shape) * self.dtype.itemsize
 
 
 class Codec(ABC):

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ChunkCorruptError, CodecError, ZarrEngineError
+from ..errors import ChunkCorruptError, CodecError, MetadataError, ZarrEngineError
 from .array_codecs import BytesCodec
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec
 from .numcodecs_codec import NumcodecsBytesBytesCodec
@@ -55,6 +55,10 @@ class _BytesFilter(ArrayArrayCodec):
         return target.view(spec.dtype).reshape(spec.shape)
 
 
+#: Largest chunk numpy can allocate (its sizes are signed 64-bit).
+_MAX_CHUNK_BYTES = 2**63 - 1
+
+
 def _swapped(dtype: np.dtype) -> np.dtype:
     return dtype.newbyteorder("S")
 
@@ -86,6 +90,12 @@ class CodecChain:
 
     def _resolve(self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str) -> None:
         where = f"array {path or '/'!r}"
+        if chunk_spec.nbytes > _MAX_CHUNK_BYTES:
+            # numpy cannot even describe such a chunk; refuse before anything is sized from it
+            raise MetadataError(
+                f"{where}: a chunk of shape {chunk_spec.shape} and dtype {chunk_spec.dtype} would hold "
+                f"{chunk_spec.nbytes} bytes, more than the {_MAX_CHUNK_BYTES} any array can have"
+            )
         aa: list[tuple[Codec, ChunkSpec]] = []
         ab: ArrayBytesCodec | None = None
         bb: list[BytesBytesCodec] = []
