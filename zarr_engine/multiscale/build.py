@@ -1,0 +1,339 @@
+"""Building an OME-Zarr pyramid: level 0 copied from the source, every further
+level downsampled from the stored level before it, all through the lock-free
+dask writer.
+
+Each level is one dask computation: :func:`zarr_engine.dask.from_zarr` reads
+the previous level in blocks of ``factor`` whole output units (shards, or
+chunks) per axis, a block function reduces every block to exactly one output
+unit, and :func:`zarr_engine.dask.to_zarr` writes it. Each task therefore
+holds one input block and one output unit, never the image, and owns the
+stored chunks it writes, so no locks are needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+from ..core.api import create_group, open_group
+from ..core.array import Array
+from ..core.group import Group
+from ..core.nodes import join_path
+from ..errors import ContainsNodeError, DTypeError, MetadataError, NodeNotFoundError
+from . import axes as _axes
+from .downsample import METHODS, downsample_block, shifts_grid
+
+#: the default chunk length of a space axis, by the number of space axes
+DEFAULT_SPACE_CHUNK = {2: 512, 3: 128}
+
+#: runs one level's write: (delayed write, description) -> result
+Runner = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    """Shape and layout of one level, decided before anything is written."""
+
+    path: str
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None
+    factors: tuple[int, ...]  # relative to the level before (all 1 for level 0)
+    scale: tuple[float, ...]
+    translation: tuple[float, ...]
+
+    @property
+    def unit(self) -> tuple[int, ...]:
+        """What one writing task owns: a shard, or a chunk."""
+        return self.shards or self.chunks
+
+
+def _per_axis(value: Any, axes: Sequence[_axes.Axis], what: str, *, other: Any) -> tuple[Any, ...]:
+    """A scalar (for every space axis; ``other`` on the rest) or a per-axis sequence, as a tuple."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return tuple(value if a.is_space else other for a in axes)
+    value = tuple(value)
+    if len(value) != len(axes):
+        raise MetadataError(f"{what} {value} has {len(value)} values for {len(axes)} axes")
+    return value
+
+
+def _level_layout(shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int] | None) -> tuple[
+        tuple[int, ...], tuple[int, ...] | None]:
+    """Chunks and shards of one level: the requested ones, clipped to the level's shape
+    (a shard stays a whole number of chunks)."""
+    c = tuple(max(1, min(ci, n)) for ci, n in zip(chunks, shape))
+    if shards is None:
+        return c, None
+    s = tuple(min(si, -(-max(n, 1) // ci) * ci) for si, ci, n in zip(shards, c, shape))
+    return c, s
+
+
+def plan_levels(
+    shape: Sequence[int],
+    axes: Sequence[_axes.Axis],
+    *,
+    levels: int | None,
+    factor: Any,
+    chunks: Sequence[int],
+    shards: Sequence[int] | None,
+    scale: Sequence[float],
+    translation: Sequence[float],
+    method: str,
+) -> list[LevelPlan]:
+    """Every level of the pyramid. A space axis is halved (divided by its factor,
+    the edge trimmed) while it is at least one factor long; by default levels are
+    added until every space axis of the last one fits in one chunk."""
+    wanted = tuple(int(f) if a.is_space else 1 for f, a in zip(_per_axis(factor, axes, "factor", other=1), axes))
+    if any(f < 1 for f in wanted):
+        raise MetadataError(f"downsampling factors must be positive, got {wanted}")
+    if levels is not None and levels < 1:
+        raise MetadataError(f"levels must be at least 1, got {levels}")
+    shape = tuple(int(n) for n in shape)
+    c0, s0 = _level_layout(shape, chunks, shards)
+    plans = [LevelPlan("0", shape, c0, s0, (1,) * len(shape), tuple(scale), tuple(translation))]
+    while levels is None or len(plans) < levels:
+        prev = plans[-1]
+        fits = all(n <= c for n, c, a in zip(prev.shape, chunks, axes) if a.is_space)
+        step = tuple(f if n >= f else 1 for f, n in zip(wanted, prev.shape))
+        if (levels is None and fits) or all(f == 1 for f in step):
+            break  # nothing left to shrink: asking for more levels gives fewer
+        new_shape = tuple(n // f for n, f in zip(prev.shape, step))
+        c, s = _level_layout(new_shape, chunks, shards)
+        new_scale = tuple(sc * f for sc, f in zip(prev.scale, step))
+        shift = 0.5 if shifts_grid(method) else 0.0
+        # a window's statistic sits at the centre of the window: half a window minus
+        # half an input sample past the first input sample's centre
+        new_translation = tuple(t + shift * (f - 1) * sc for t, f, sc in zip(prev.translation, step, prev.scale))
+        plans.append(LevelPlan(str(len(plans)), new_shape, c, s, step, new_scale, new_translation))
+    return plans
+
+
+def _input_chunks(plan: LevelPlan, prev_shape: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+    """Dask chunks of the previous level such that block ``i`` reduces to output unit ``i``:
+    ``factor`` units per axis, the last block taking whatever is left (its excess is trimmed)."""
+    out = []
+    for n_out, n_in, u, f in zip(plan.shape, prev_shape, plan.unit, plan.factors):
+        k = max(1, -(-n_out // u))
+        blocks = [u * f] * (k - 1)
+        blocks.append(n_in - sum(blocks))
+        out.append(tuple(blocks))
+    return tuple(out)
+
+
+def _output_chunks(plan: LevelPlan) -> tuple[tuple[int, ...], ...]:
+    out = []
+    for n, u in zip(plan.shape, plan.unit):
+        k = max(1, -(-n // u))
+        out.append(tuple([u] * (k - 1) + [n - u * (k - 1)]))
+    return tuple(out)
+
+
+def _as_dask(source: Any, unit: Sequence[int]) -> da.Array:
+    from ..dask import from_zarr
+
+    if isinstance(source, da.Array):
+        return source
+    if isinstance(source, Array):
+        if all(u % c == 0 or u == n for u, c, n in zip(unit, source.chunks, source.shape)):
+            # blocks of whole stored chunks that are exactly the output units: no rechunk
+            return from_zarr(source, chunks=tuple(unit))
+        return from_zarr(source)
+    return da.from_array(np.asarray(source), chunks=tuple(unit))
+
+
+def _default_runner(delayed: Any, description: str) -> Any:
+    # the current scheduler: a distributed Client made default, or dask's threads
+    return dask.compute(delayed)[0]
+
+
+def _create_kwargs(plan: LevelPlan, axes: Sequence[_axes.Axis], zarr_format: int, compressors: Any,
+                   fill_value: Any) -> dict[str, Any]:
+    names = [a.name for a in axes]
+    kw: dict[str, Any] = dict(chunks=plan.chunks, zarr_format=zarr_format, compressors=compressors,
+                              fill_value=fill_value)
+    if zarr_format == 3:
+        kw["shards"] = plan.shards
+        kw["dimension_names"] = names
+    else:
+        # xarray's name for the dimensions of a v2 array, so one level opens as a dataset
+        kw["attributes"] = {"_ARRAY_DIMENSIONS": names}
+    return kw
+
+
+def _existing_labels(image: Group) -> list[str]:
+    if "labels" not in image:
+        return []
+    ns, _ = _axes.ome_namespace(dict(image["labels"].attrs))
+    return [str(n) for n in ns.get("labels", [])]
+
+
+def _parent_image(target: Any, storage_options: dict[str, Any] | None) -> tuple[Group, Any]:
+    """The image group a label image is added to, and its opened pyramid."""
+    from .read import open_pyramid
+
+    try:
+        image = open_group(target, mode="r+", storage_options=storage_options)
+    except NodeNotFoundError:
+        raise NodeNotFoundError(
+            f"labels=True adds a label image to an existing OME-Zarr image; there is none at {target!r}"
+        ) from None
+    return image, open_pyramid(image)
+
+
+def build_pyramid(
+    source: Any,
+    target: Any,
+    levels: int | None = None,
+    *,
+    axes: Any = None,
+    scale: Any = 1.0,
+    translation: Any = 0.0,
+    units: str | Mapping[str, str] | None = None,
+    method: str | None = None,
+    factor: Any = 2,
+    chunks: Any = None,
+    shards: Any = None,
+    zarr_format: int = 3,
+    compressors: Any = "auto",
+    fill_value: Any = 0,
+    storage_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    name: str | None = None,
+    labels: bool = False,
+    colors: Sequence[Mapping[str, Any]] | None = None,
+    run: Runner | None = None,
+) -> Any:
+    """Build an OME-Zarr multiscale image (a pyramid) at ``target`` from ``source``
+    and return it opened (a :class:`~zarr_engine.multiscale.Pyramid`).
+
+    ``source`` is a zarr_engine :class:`~zarr_engine.Array`, a dask array or
+    anything numpy can turn into an array. ``target`` is a path, URL or store
+    for the image group (Zarr v3 with OME-NGFF 0.5 metadata, or with
+    ``zarr_format=2`` Zarr v2 with 0.4). Level ``i`` is stored as array
+    ``"i"``; level 0 is the source, and each further level is computed from
+    the stored level before it, dividing each space axis by ``factor`` (2)
+    while it is at least that long, trimming the samples at the far edge that
+    do not fill a window. ``levels=None`` adds levels until the last one fits in
+    one chunk.
+
+    ``axes``: None (inferred from the number of dimensions: ``yx``, ``zyx``,
+    ``czyx``, ``tczyx``), a string of names or NGFF axis dicts; ``units`` fills
+    in units (one for every space axis, or by axis name). ``scale`` and
+    ``translation`` place level 0's samples in physical space (per axis or one
+    number for all). ``method``: ``mean`` (default), ``nearest`` or ``mode``
+    (default for labels); window statistics shift a level by half a window,
+    which its translation records. ``chunks`` (default 512 per space axis in
+    2-D, 128 in 3-D, 1 on other axes) and ``shards`` apply to every level,
+    clipped to its shape.
+
+    With ``labels=True`` the source is a label image (integers) named ``name``
+    and is added to the existing image at ``target`` under ``labels/<name>``,
+    with as many levels as the image by default and listed in the ``labels``
+    group. ``run(delayed, description)`` computes one level's write (default:
+    ``dask.compute`` on the current scheduler; the CLI passes one with a
+    progress bar).
+    """
+    method = method or ("mode" if labels else "mean")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if zarr_format not in (2, 3):
+        raise MetadataError(f"OME-Zarr pyramids are written in Zarr format 2 (NGFF 0.4) or 3 (NGFF 0.5), "
+                            f"got {zarr_format!r}")
+    if shards is not None and zarr_format != 3:
+        raise MetadataError("shards need zarr_format=3")
+    if isinstance(source, (str, os.PathLike)):
+        from ..core.api import open_array
+
+        source = open_array(source, mode="r", storage_options=storage_options)
+    shape = tuple(int(n) for n in source.shape)
+    dtype = np.dtype(source.dtype)
+    run = run or _default_runner
+
+    image_group: Group | None = None
+    if labels:
+        if not name:
+            raise ValueError("labels=True needs name=, the label image's name under labels/")
+        if dtype.kind not in "ui":
+            raise DTypeError(f"label images hold integers; this source is {dtype}")
+        image_group, parent = _parent_image(target, storage_options)
+        zarr_format = image_group.zarr_format
+        if axes is None and len(parent.axes) == len(shape):
+            axes = parent.axes
+            if isinstance(scale, (int, float)) and scale == 1.0:
+                scale = parent.levels[0].scale
+        if levels is None:
+            levels = len(parent.levels)  # a label image mirrors its image's levels
+    ax = _axes.normalize_axes(axes, len(shape), units)
+    n_space = sum(a.is_space for a in ax)
+    if chunks is None:
+        chunks = tuple(DEFAULT_SPACE_CHUNK[n_space] if a.is_space else 1 for a in ax)
+    chunk_t = tuple(int(c) for c in _per_axis(chunks, ax, "chunks", other=1))
+    shard_t = None if shards is None else tuple(int(s) for s in _per_axis(shards, ax, "shards", other=1))
+    scale_t = tuple(float(s) for s in _per_axis(scale, ax, "scale", other=1.0))
+    trans_t = tuple(float(t) for t in _per_axis(translation, ax, "translation", other=0.0))
+    plans = plan_levels(shape, ax, levels=levels, factor=factor, chunks=chunk_t, shards=shard_t,
+                        scale=scale_t, translation=trans_t, method=method)
+
+    # the group is made first and its NGFF metadata written last, so a reader never
+    # sees a multiscale whose levels are not all there
+    if image_group is not None:
+        names = _existing_labels(image_group)
+        if name in names and not overwrite:
+            raise ContainsNodeError(f"the image at {target!r} already has a label image {name!r} (overwrite=True "
+                                    "replaces it)")
+        labels_group = image_group.require_group("labels")
+        group = labels_group.create_group(name, overwrite=overwrite)
+    else:
+        group = create_group(target, zarr_format=zarr_format, overwrite=overwrite, storage_options=storage_options)
+
+    _write_levels(source, group, plans, ax, dtype, zarr_format, compressors, fill_value, method, run)
+
+    multiscale = _axes.multiscale_json(
+        ax, [p.path for p in plans], [p.scale for p in plans], [p.translation for p in plans],
+        zarr_format=zarr_format, name=name, method=method,
+        metadata={"description": f"{method} of whole windows, {factor} samples per space axis, far edge trimmed",
+                  "method": "zarr_engine.multiscale.build_pyramid"},
+    )
+    attrs = _axes.image_attributes(multiscale, zarr_format, label_source="../../" if labels else None,
+                                   colors=colors)
+    group.update_attributes(attrs)
+    if image_group is not None:
+        listed = [n for n in _existing_labels(image_group) if n != name] + [name]
+        image_group["labels"].update_attributes(_axes.labels_attributes(listed, zarr_format))
+    from .read import open_pyramid
+
+    return open_pyramid(group)
+
+
+def _write_levels(source: Any, group: Group, plans: list[LevelPlan], axes: Sequence[_axes.Axis],
+                  dtype: np.dtype, zarr_format: int, compressors: Any, fill_value: Any, method: str,
+                  run: Runner) -> None:
+    """Write level 0 from ``source``, then each level from the stored one before it."""
+    from ..dask import from_zarr, to_zarr
+
+    store = group.store
+    first = plans[0]
+    x = _as_dask(source, first.unit)
+    delayed = to_zarr(x, store, path=join_path(group.path, first.path), align=True, compute=False, dtype=dtype,
+                      **_create_kwargs(first, axes, zarr_format, compressors, fill_value))
+    run(delayed, f"level 0 {'x'.join(map(str, first.shape))}")
+    prev_plan = first
+    for plan in plans[1:]:
+        prev = group[prev_plan.path]
+        assert isinstance(prev, Array)
+        in_chunks = _input_chunks(plan, prev_plan.shape)
+        x = from_zarr(prev, chunks=in_chunks)
+        y = x.map_blocks(downsample_block, plan.factors, method, chunks=_output_chunks(plan), dtype=dtype,
+                         meta=np.empty((0,) * len(plan.shape), dtype=dtype))
+        delayed = to_zarr(y, store, path=join_path(group.path, plan.path), compute=False, dtype=dtype,
+                          **_create_kwargs(plan, axes, zarr_format, compressors, fill_value))
+        run(delayed, f"level {plan.path} {'x'.join(map(str, plan.shape))}")
+        prev_plan = plan
+
