@@ -13,6 +13,7 @@ rewritten; a chunk that ends up all fill value is deleted unless
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,33 @@ from .pool import run_indexed
 
 #: keys fetched per store round trip for stores that batch (remote ones)
 BATCH_KEYS = 512
+#: chunks up to this size are read into a buffer each pool thread keeps (stores with ``read_into``)
+READ_BUFFER_MAX = 64 << 20
+
+# Per-thread buffers reused from one chunk to the next: a fresh multi-MiB
+# array per chunk costs an mmap, a page fault per 4 KiB and an munmap, which is
+# as much work as decoding it.
+_tls = threading.local()
+
+
+def scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """This thread's reusable buffer of ``shape`` and ``dtype`` (overwritten by the next call)."""
+    cache: dict[Any, np.ndarray] | None = getattr(_tls, "chunks", None)
+    if cache is None:
+        cache = _tls.chunks = {}
+    buf = cache.get((shape, dtype))
+    if buf is None:
+        if len(cache) >= 4:  # several arrays read from one thread: keep only recent shapes
+            cache.clear()
+        buf = cache[(shape, dtype)] = np.empty(shape, dtype)
+    return buf
+
+
+def _read_buffer(size: int) -> bytearray:
+    buf: bytearray | None = getattr(_tls, "read", None)
+    if buf is None or len(buf) < size:
+        buf = _tls.read = bytearray(size)
+    return buf
 
 
 def fill_scalar(meta: ArrayMetadata) -> Any:
@@ -133,10 +161,28 @@ def _batched(store: Store) -> bool:
     return bool(getattr(store, "prefers_batches", False))
 
 
-def for_each_chunk(store: Store, keys: Sequence[str], fn: Callable[[int, Any], Any]) -> list[Any]:
-    """Call ``fn(i, value_or_None)`` for every key, on the pool, fetching as the store prefers."""
+def for_each_chunk(
+    store: Store, keys: Sequence[str], fn: Callable[[int, Any], Any], size_hint: int = 0
+) -> list[Any]:
+    """Call ``fn(i, value_or_None)`` for every key, on the pool, fetching as the store prefers.
+
+    With ``size_hint`` (the usual size of a value) and a store that can
+    ``read_into`` a buffer, a value may be a read-only view of a per-thread
+    buffer: ``fn`` must be done with it when it returns."""
     n = len(keys)
     if not _batched(store):
+        read_into = getattr(store, "read_into", None)
+        if read_into is not None and 0 < size_hint <= READ_BUFFER_MAX:
+            hint = size_hint + 4096  # room for the few bytes a codec adds to incompressible data
+
+            def fetch(i: int) -> Any:
+                buf = _read_buffer(hint)
+                data = read_into(keys[i], buf)
+                if isinstance(data, bytes) and len(data) > len(buf) and len(data) <= READ_BUFFER_MAX:
+                    _tls.read = bytearray(len(data) + (len(data) >> 3))  # next time it fits
+                return fn(i, data)
+
+            return run_indexed(fetch, n)
         get = store.get
         return run_indexed(lambda i: fn(i, get(keys[i])), n)
     results: list[Any] = []
@@ -163,6 +209,10 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
     chunk_shape = tuple(io.meta.chunk_shape)
     chunk_size = int(np.prod(chunk_shape, dtype=np.int64))
 
+    dtype = io.meta.dtype
+    # object chunks hold references: never leave them behind in a reused buffer
+    reuse = not dtype.hasobject
+
     def work(i: int, data: Any) -> None:
         p: ChunkProjection = projs[i]
         if data is None:
@@ -170,13 +220,18 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
             return
         if p.is_whole:
             view = out[p.out_sel]
-            if isinstance(view, np.ndarray) and view.flags.c_contiguous and view.size == chunk_size:
-                io.decode(data, keys[i], out=view.reshape(chunk_shape))
-                return
-        chunk = io.decode(data, keys[i])
+            if isinstance(view, np.ndarray) and view.size == chunk_size:
+                if view.flags.c_contiguous:
+                    io.decode(data, keys[i], out=view.reshape(chunk_shape))
+                    return
+                if reuse and all(type(s) is slice for s in p.out_sel):  # a view of out: assign through it
+                    chunk = io.decode(data, keys[i], out=scratch_chunk(chunk_shape, dtype))
+                    view[...] = chunk.reshape(view.shape)
+                    return
+        chunk = io.decode(data, keys[i], out=scratch_chunk(chunk_shape, dtype) if reuse else None)
         set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
 
-    for_each_chunk(io.store, keys, work)
+    for_each_chunk(io.store, keys, work, chunk_size * dtype.itemsize)
     return out
 
 
