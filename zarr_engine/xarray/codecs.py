@@ -8,14 +8,25 @@ from ..codecs import get_codec
 from ..core.array import Array
 
 
+#: codec name -> kind; a name always has the same kind, and opening a store of hundreds of
+#: variables should not build hundreds of codec objects just to learn it
+_KINDS: dict[str, str | None] = {}
+
+
+def _kind(spec: dict[str, Any]) -> str | None:
+    name = spec.get("name")
+    if name not in _KINDS:
+        try:
+            _KINDS[name] = type(get_codec(spec)).kind
+        except Exception:
+            return None  # unknown or misconfigured: not cached, and not the serializer we look for
+    return _KINDS[name]
+
+
 def _split_roles(specs: list[dict[str, Any]]) -> tuple[tuple[dict, ...], dict | None, tuple[dict, ...]]:
     """(filters, serializer, compressors) of a v3 codec list, split around its array->bytes codec."""
     for i, spec in enumerate(specs):
-        try:
-            kind = type(get_codec(spec)).kind
-        except Exception:
-            continue  # an unknown codec cannot be the serializer we look for
-        if kind == "array_bytes":
+        if _kind(spec) == "array_bytes":
             return tuple(specs[:i]), specs[i], tuple(specs[i + 1 :])
     return tuple(specs), None, ()
 
