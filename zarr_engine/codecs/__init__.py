@@ -21,6 +21,7 @@ from .numcodecs_codec import (
     NumcodecsCodec,
 )
 from .registry import ENTRY_POINT_GROUP, get_codec, register_codec
+from .sharding import ShardingCodec
 from .vlen import VLenBytesCodec, VLenUTF8Codec
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "NumcodecsArrayBytesCodec",
     "NumcodecsBytesBytesCodec",
     "NumcodecsCodec",
+    "ShardingCodec",
     "TransposeCodec",
     "VLenBytesCodec",
     "VLenUTF8Codec",
