@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import copy as copy_cmd
     from . import demo as demo_cmd
     from . import inspect as inspect_cmd
+    from . import pyramid as pyramid_cmd
     from . import verify as verify_cmd
 
     parser = _Parser(
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     demo_cmd.add_parser(sub, both)
+    pyramid_cmd.add_parser(sub, both)
     return parser
 
 
