@@ -297,6 +297,10 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
     inner_shape = layout.chunk_shape
     inner_size = math.prod(inner_shape)
     coords = [p.coords for p in projs]
+    from .engine import scratch_chunk  # engine imports this module at load time
+
+    dtype = out.dtype
+    reuse = not dtype.hasobject  # never leave object references behind in a reused buffer
 
     def work(j: int, data: Any) -> None:
         p = projs[j]
@@ -307,10 +311,15 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
         key = io.key(shard)
         if p.is_whole:
             view = out[p.out_sel]
-            if isinstance(view, np.ndarray) and view.flags.c_contiguous and view.size == inner_size:
-                layout.decode_inner(data, key, local, out=view.reshape(inner_shape))
-                return
-        chunk = layout.decode_inner(data, key, local)
+            if isinstance(view, np.ndarray) and view.size == inner_size:
+                if view.flags.c_contiguous:
+                    layout.decode_inner(data, key, local, out=view.reshape(inner_shape))
+                    return
+                if reuse and all(type(s) is slice for s in p.out_sel):  # a view of out: assign through it
+                    chunk = layout.decode_inner(data, key, local, out=scratch_chunk(inner_shape, dtype))
+                    view[...] = chunk.reshape(view.shape)
+                    return
+        chunk = layout.decode_inner(data, key, local, out=scratch_chunk(inner_shape, dtype) if reuse else None)
         set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
 
     _read_inner(sh, coords, work)
