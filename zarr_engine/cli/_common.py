@@ -93,6 +93,20 @@ def parse_storage_options(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def takes_storage_options(url: str) -> bool:
+    """True when ``url`` is opened through fsspec (s3://, gs://, https://, chained URLs...),
+    the only stores storage options apply to."""
+    if "::" in url:
+        return True
+    if "://" not in url:
+        return False
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme in ("memory", "file", "local", "sqlite"):
+        return False
+    return not (scheme == "zip" and rest.startswith("/"))
+
+
 def options_or_none(opts: dict[str, Any]) -> dict[str, Any] | None:
     """None for no options: the core refuses storage options for local URLs, even empty ones."""
     return opts or None

@@ -22,6 +22,7 @@ from ..storage.memory import MemoryStore
 from ..storage.url import resolve_store
 from ..storage.zip import ZipStore
 from ._common import (
+    EXIT_CODES_HELP,
     EXIT_OK,
     UsageError,
     human_bytes,
@@ -30,6 +31,7 @@ from ._common import (
     options_or_none,
     parse_shape,
     parse_storage_options,
+    takes_storage_options,
 )
 from .parallel import compute, dask_client, read_array, store_array, write_blocks
 
@@ -143,16 +145,21 @@ def _create_like(src: Array, store: Any, path: str, args: argparse.Namespace) ->
     comp = args.compressor
     attrs = {k: v for k, v in dict(src.attrs).items() if k != "_ARRAY_DIMENSIONS"}
     fill = _xarray_fill(src, fmt, attrs)
+    order = None
+    if fmt == 2:
+        # v2 spells a full axis reversal as order "F", and has no transpose filter
+        reverse = list(range(src.ndim))[::-1]
+        if any(f.get("name") == "transpose" and list(f["configuration"]["order"]) == reverse for f in filters):
+            order = "F"
+            filters = [f for f in filters if f.get("name") != "transpose"]
     kwargs: dict[str, Any] = dict(
         path=path, shape=src.shape, dtype=src.dtype, chunks=chunks, shards=shards,
         fill_value=fill, filters=filters or None,
         compressors=compressors if comp == "keep" else comp, zarr_format=fmt,
-        dimension_names=src.dimension_names, attributes=attrs, overwrite=args.overwrite,
+        dimension_names=src.dimension_names, attributes=attrs, overwrite=args.overwrite, order=order,
     )
     if fmt == 3 and serializer is not None and serializer.get("name") != "bytes":
         kwargs["serializer"] = serializer  # vlen-utf8 and friends; plain bytes stays "auto"
-    if fmt == 2 and src.zarr_format == 2:
-        kwargs["order"] = src.order
     arr = create_array(store, **kwargs)
     if fmt == 2 and fill is None and arr.fill_value is not None:
         # create_array reads None as "the default"; a v2 null fill value has to be set afterwards
@@ -181,9 +188,10 @@ def copy_node(src: Any, store: Any, root: str, args: argparse.Namespace) -> list
 
 def cmd_copy(args: argparse.Namespace) -> int:
     """Copy SRC to DST (see ``zarr-engine copy --help``)."""
+    # -O goes to whichever of SRC and DST is a remote (fsspec) URL; a local side takes none
     common = parse_storage_options(args.storage_option)
-    src_opts = {**common, **parse_storage_options(args.src_storage_option)}
-    dst_opts = {**common, **parse_storage_options(args.dst_storage_option)}
+    src_opts = {**(common if takes_storage_options(args.src) else {}), **parse_storage_options(args.src_storage_option)}
+    dst_opts = {**(common if takes_storage_options(args.dst) else {}), **parse_storage_options(args.dst_storage_option)}
     args.chunks = parse_shape(args.chunks, "--chunks")
     args.shards = "none" if (args.shards or "").lower() == "none" else parse_shape(args.shards, "--shards")
     args.compressor = parse_compressor(args.compressor)
@@ -230,7 +238,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Register the ``copy`` subcommand."""
     p = sub.add_parser(
-        "copy", parents=parents, help="copy an array or hierarchy, converting format, chunks, shards, codecs",
+        "copy", parents=parents, epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="copy an array or hierarchy, converting format, chunks, shards, codecs",
         description=(
             "Copy the array or group at SRC (recursively, with attributes) to DST, between any two stores. "
             "Data moves in parallel with dask, one task per block of whole destination chunks (no locks)."

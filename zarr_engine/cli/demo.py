@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from contextlib import contextmanager
@@ -24,7 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._common import EXIT_CORRUPT, EXIT_OK, UsageError, human_bytes, parse_storage_options, print_rows
+from ._common import (
+    EXIT_CODES_HELP,
+    EXIT_CORRUPT,
+    EXIT_OK,
+    UsageError,
+    human_bytes,
+    parse_storage_options,
+    print_rows,
+    takes_storage_options,
+)
 
 #: the stored temperature's compressor: byte-shuffled zstd, the best ratio for
 #: quantised float32 among the fast ones (measured: ~4.5x, against ~3x for plain zstd)
@@ -73,10 +81,6 @@ def _results_url(store: str) -> str:
     if base.endswith(".zarr"):
         return base[: -len(".zarr")] + "_results.zarr"
     return base + "_results"
-
-
-def _is_local(url: str) -> bool:
-    return "://" not in url or url.startswith("file://")
 
 
 def _zarr_python_group(url: str, opts: dict[str, Any]) -> Any:
@@ -188,7 +192,7 @@ def run_demo(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     store = args.store or str(out / "era5_t2m.zarr")
     results_url = args.results_store or _results_url(store)
-    if opts and _is_local(store):
+    if opts and not takes_storage_options(store):
         raise UsageError("--storage-option applies to remote stores (s3://, gs://, ...), not to a local --store")
     chunk, shard = demo.layout(size)
     ds = demo.synthetic_era5(size, chunks=shard)
@@ -276,8 +280,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "demo", parents=parents, formatter_class=argparse.RawDescriptionHelpFormatter,
         help="generate, write, analyse and check a synthetic climate dataset on a local cluster",
         description=__doc__.split("\n", 2)[2] if __doc__ else None,
-        epilog=("sizes: tiny (8 MiB, seconds), small (68 MiB, the default: about a minute on 2 cores), "
-                "medium (272 MiB), full (1.06 GiB), or a byte count such as 500MiB"),
+        epilog=("sizes: tiny (7 MiB, seconds), small (68 MiB), medium (272 MiB), full (1.06 GiB),\n"
+                "or a byte count such as 500MiB\n\n" + EXIT_CODES_HELP),
     )
     p.add_argument("--size", default=DEFAULT_SIZE, metavar="SIZE",
                    help=f"tiny, small, medium, full or e.g. 1GiB (default {DEFAULT_SIZE})")

@@ -14,6 +14,7 @@ from ..core.api import consolidate_metadata
 from ..core.array import Array
 from ..errors import ChunkCorruptError
 from ._common import (
+    EXIT_CODES_HELP,
     EXIT_CORRUPT,
     EXIT_OK,
     UsageError,
@@ -121,7 +122,8 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Register ``verify`` and ``consolidate``."""
     p = sub.add_parser(
-        "verify", parents=parents, help="read every chunk; report missing and corrupt ones",
+        "verify", parents=parents, epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="read every chunk; report missing and corrupt ones",
         description=(
             "Read and decode every stored chunk (every shard, for sharded arrays) of the array at URL, or of "
             "every array below the group at URL. Missing chunks are legal (they read as the fill value) and are "
@@ -136,7 +138,8 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
-        "consolidate", parents=parents, help="write consolidated metadata for a group",
+        "consolidate", parents=parents, epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter, help="write consolidated metadata for a group",
         description="Gather the metadata of every node below the group at URL into one document "
                     "(v3: the root zarr.json; v2: .zmetadata), so opening the hierarchy takes one read.",
     )

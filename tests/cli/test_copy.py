@@ -1,0 +1,112 @@
+"""``zarr-engine copy``: format conversion, new chunks/shards/compressor, groups, stores."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import zarr
+
+import zarr_engine as ze
+from tests.cli.conftest import TEMPERATURE
+from zarr_engine.cli.copy import parse_compressor
+from zarr_engine.cli._common import UsageError
+
+
+def test_copy_v2_to_v3_with_new_chunks_reads_equal_in_zarr_python(run, v2_array, tmp_path):
+    src, data = v2_array
+    dst = tmp_path / "v3.zarr"
+    r = run("copy", src, dst, "--zarr-format", "3", "--chunks", "20,25", "--no-progress")
+    assert r.code == 0, r.err
+    ref = zarr.open_array(str(dst), mode="r")
+    assert ref.metadata.zarr_format == 3
+    assert ref.chunks == (20, 25)
+    np.testing.assert_array_equal(ref[...], data)
+    assert dict(ref.attrs) == {"source": "v2"}
+    meta = json.loads((dst / "zarr.json").read_text())
+    assert meta["codecs"][-1]["name"] == "numcodecs.zlib"  # the compressor carried over
+
+
+def test_copy_v3_group_to_v2_recursively(run, hierarchy, tmp_path):
+    dst = tmp_path / "v2.zarr"
+    r = run("copy", hierarchy, dst, "--zarr-format", "2", "--compressor", "gzip:4", "--no-progress")
+    assert r.code == 0, r.err
+    g = zarr.open_group(str(dst), mode="r")
+    assert g.metadata.zarr_format == 2
+    assert dict(g.attrs) == {"title": "CLI test", "version": 3}
+    assert dict(g["obs"].attrs) == {"kind": "observations"}
+    np.testing.assert_array_equal(g["temperature"][...], TEMPERATURE)
+    assert g["temperature"].metadata.compressor.get_config() == {"id": "gzip", "level": 4}
+    # the sharded array becomes plain chunks of its inner shape
+    assert g["obs/station"].chunks == (8, 8)
+    np.testing.assert_array_equal(g["obs/station"][...], np.arange(64 * 64, dtype="u2").reshape(64, 64))
+    count = g["obs/count"]
+    np.testing.assert_array_equal(count[...], np.r_[np.arange(35), np.full(65, -1)])
+    # missing chunks stay missing: nothing is written for them
+    assert ze.open(str(dst / "obs/count"), mode="r").nchunks_initialized == 4
+
+
+def test_copy_to_zip_with_shards_and_back(run, hierarchy, tmp_path):
+    zipped = tmp_path / "h.zip"
+    r = run("copy", hierarchy / "temperature", zipped, "--shards", "16,32,32", "--compressor", "blosc:lz4:5",
+            "--no-progress")
+    assert r.code == 0, r.err
+    info = run("info", f"zip://{zipped}", "--json").json()
+    assert info["shards"] == [16, 32, 32] and info["chunks"] == [8, 16, 16]
+    inner = info["serializer"]["configuration"]["codecs"]
+    assert inner[-1]["name"] == "blosc" and inner[-1]["configuration"]["cname"] == "lz4"
+    ref = zarr.open_array(zarr.storage.ZipStore(str(zipped), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref[...], TEMPERATURE)
+    back = tmp_path / "back.zarr"
+    assert run("copy", zipped, back, "--shards", "none", "--no-progress").code == 0
+    assert ze.open(str(back), mode="r").shards is None
+    np.testing.assert_array_equal(ze.open(str(back), mode="r")[...], TEMPERATURE)
+
+
+def test_copy_refuses_to_overwrite_without_the_flag(run, v2_array, tmp_path):
+    src, data = v2_array
+    dst = tmp_path / "once.zarr"
+    assert run("copy", src, dst, "--no-progress").code == 0
+    again = run("copy", src, dst, "--no-progress")
+    assert again.code == 2 and "--overwrite" in again.err
+    assert run("copy", src, dst, "--overwrite", "--chunks", "50,60", "--no-progress").code == 0
+    assert ze.open(str(dst), mode="r").chunks == (50, 60)
+
+
+def test_copy_usage_errors(run, v2_array, tmp_path):
+    src, _ = v2_array
+    r = run("copy", src, tmp_path / "x.zarr", "--zarr-format", "2", "--shards", "10,10")
+    assert r.code == 2 and "format 3" in r.err
+    r = run("copy", src, tmp_path / "y.zarr", "--chunks", "0,4")
+    assert r.code == 2 and "positive" in r.err
+    assert run("copy", tmp_path / "absent.zarr", tmp_path / "z.zarr").code == 3
+
+
+def test_copy_keeps_consolidation(run, hierarchy, tmp_path):
+    assert run("consolidate", hierarchy).code == 0
+    dst = tmp_path / "c.zarr"
+    assert run("copy", hierarchy, dst, "--no-progress").code == 0
+    doc = json.loads((dst / "zarr.json").read_text())
+    assert set(doc["consolidated_metadata"]["metadata"]) == {"temperature", "obs", "obs/count", "obs/station"}
+
+
+@pytest.mark.cluster
+def test_copy_on_a_local_cluster(run, hierarchy, tmp_path):
+    dst = tmp_path / "cluster.zarr"
+    r = run("copy", hierarchy, dst, "--workers", "2", "--chunks", "10,10,40", "--no-progress")
+    assert r.code == 0, r.err
+    g = zarr.open_group(str(dst), mode="r")
+    assert g["temperature"].chunks == (10, 10, 40)
+    np.testing.assert_array_equal(g["temperature"][...], TEMPERATURE)
+
+
+def test_parse_compressor():
+    assert parse_compressor(None) == "keep"
+    assert parse_compressor("none") is None
+    assert parse_compressor("zstd:7") == {"id": "zstd", "level": 7}
+    assert parse_compressor("blosc") == {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 2}
+    assert parse_compressor('{"id": "lz4"}') == {"id": "lz4"}
+    for bad in ("zstd:x", "{not json", "zstd:1:2"):
+        with pytest.raises(UsageError):
+            parse_compressor(bad)

@@ -1,0 +1,55 @@
+"""The installed ``zarr-engine`` script, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _script() -> str:
+    beside = Path(sys.executable).with_name("zarr-engine")
+    found = str(beside) if beside.exists() else shutil.which("zarr-engine")
+    if not found:
+        pytest.skip("the zarr-engine script is not installed (pip install -e . --no-deps)")
+    return found
+
+
+def _run(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_script(), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_version_and_help():
+    r = _run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("zarr-engine ")
+    h = _run("verify", "--help")
+    assert h.returncode == 0 and "exit codes" in h.stdout and "--json" in h.stdout
+
+
+def test_info_json_through_the_script(hierarchy):
+    r = _run("info", hierarchy / "obs/station", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["shards"] == [32, 32]
+
+
+def test_exit_codes_through_the_script(hierarchy, tmp_path):
+    missing = _run("tree", tmp_path / "nowhere.zarr")
+    assert missing.returncode == 3
+    assert missing.stdout == "" and len(missing.stderr.strip().splitlines()) == 1
+    usage = _run("get", hierarchy / "temperature", "--select", "1:2:3:4")
+    assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1
+    nocmd = _run()
+    assert nocmd.returncode == 2 and len(nocmd.stderr.strip().splitlines()) == 1
+    (hierarchy / "temperature/c/0/0/0").write_bytes(b"\x00" * 7)
+    corrupt = _run("verify", hierarchy)
+    assert corrupt.returncode == 1 and "CORRUPT temperature/c/0/0/0" in corrupt.stdout
+
+
+def test_python_dash_m(hierarchy):
+    r = subprocess.run([sys.executable, "-m", "zarr_engine.cli", "ls", hierarchy], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "temperature" in r.stdout
