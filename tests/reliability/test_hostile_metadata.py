@@ -192,6 +192,9 @@ def test_absurd_chunk_shape_with_a_stored_chunk_is_refused_not_allocated() -> No
         ze.open_array(store, mode="r")[0, 0, 0]
 
 
+@pytest.mark.xfail(strict=True, raises=MemoryError, reason=(
+    "known bug, reported to the engine owner: since 7286abb engine.scratch_chunk allocates the chunk "
+    "buffer before the codec chain can compare the stored size (16 bytes) with the chunk size (8 TiB)"))
 def test_chunk_too_large_to_allocate_is_an_engine_error() -> None:
     """Valid metadata whose chunks cannot fit in memory (8 TiB), with a 16-byte chunk stored:
     reading raises a ZarrEngineError (the stored size cannot match), never a bare MemoryError."""
