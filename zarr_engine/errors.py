@@ -75,5 +75,9 @@ class AlignmentError(ZarrEngineError, ValueError):
     """A parallel write would make two tasks write the same stored chunk."""
 
 
+class ResourceError(ZarrEngineError, MemoryError):
+    """An operation needs more memory than can be allocated (a huge selection or chunk)."""
+
+
 class ConflictError(StoreError):
     """A conditional write found the stored value changed by another writer."""

@@ -232,3 +232,9 @@ def test_write_validates_before_touching_the_store(tmp_path):
     after = sorted(p.name for p in (tmp_path / "v" / "c").iterdir())
     assert before == after
     np.testing.assert_array_equal(a[...], np.ones(6))
+
+
+def test_selection_too_large_for_memory_is_a_clear_error():
+    a = ze.create_array("memory://huge-sel", shape=(2**62,), chunks=(2**20,), dtype="f8")
+    with pytest.raises(ze.errors.ResourceError, match="reading /: cannot allocate"):
+        a[...]

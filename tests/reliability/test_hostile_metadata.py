@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zarr_engine as ze
-from zarr_engine.errors import ZarrEngineError
+from zarr_engine.errors import ChunkCorruptError, ZarrEngineError
 from zarr_engine.storage import MemoryStore
 
 from ._util import scaled
@@ -192,9 +192,6 @@ def test_absurd_chunk_shape_with_a_stored_chunk_is_refused_not_allocated() -> No
         ze.open_array(store, mode="r")[0, 0, 0]
 
 
-@pytest.mark.xfail(strict=True, raises=MemoryError, reason=(
-    "known bug, reported to the engine owner: since 7286abb engine.scratch_chunk allocates the chunk "
-    "buffer before the codec chain can compare the stored size (16 bytes) with the chunk size (8 TiB)"))
 def test_chunk_too_large_to_allocate_is_an_engine_error() -> None:
     """Valid metadata whose chunks cannot fit in memory (8 TiB), with a 16-byte chunk stored:
     reading raises a ZarrEngineError (the stored size cannot match), never a bare MemoryError."""
@@ -206,5 +203,5 @@ def test_chunk_too_large_to_allocate_is_an_engine_error() -> None:
     store.set("c/0", b"\0" * 16)
     arr = ze.open_array(store, mode="r")
     for read in (lambda: arr[0], lambda: arr[0:4], lambda: arr.vindex[[1, 2]]):
-        with pytest.raises(ZarrEngineError):
+        with pytest.raises(ChunkCorruptError, match="16 bytes stored, but its codecs always produce"):
             read()

@@ -226,7 +226,7 @@ class Array:
 
     def _out_array(self, shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
         if out is None:
-            return np.empty(shape, dtype=self.dtype)
+            return engine.allocate(shape, self.dtype, f"reading {self.name}")
         if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != self.dtype:
             raise SelectionError(
                 f"out= must be a numpy array of shape {shape} and dtype {self.dtype} for {self.name}"

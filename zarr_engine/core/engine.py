@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import math
+
 import numpy as np
 
 from ..codecs import ChunkSpec, CodecChain
-from ..errors import ChunkCorruptError, StoreError
+from ..errors import ChunkCorruptError, ResourceError, StoreError
 from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
@@ -39,6 +41,17 @@ READ_BUFFER_MAX = 64 << 20
 _tls = threading.local()
 
 
+def allocate(shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+    """``np.empty(shape, dtype)``, or :class:`ResourceError` naming ``what`` when it cannot be had."""
+    try:
+        return np.empty(shape, dtype)
+    except (MemoryError, ValueError) as e:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        raise ResourceError(
+            f"{what}: cannot allocate {nbytes} bytes for shape {tuple(shape)} and dtype {dtype} ({e})"
+        ) from None
+
+
 def scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """This thread's reusable buffer of ``shape`` and ``dtype`` (overwritten by the next call)."""
     cache: dict[Any, np.ndarray] | None = getattr(_tls, "chunks", None)
@@ -48,7 +61,7 @@ def scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     if buf is None:
         if len(cache) >= 4:  # several arrays read from one thread: keep only recent shapes
             cache.clear()
-        buf = cache[(shape, dtype)] = np.empty(shape, dtype)
+        buf = cache[(shape, dtype)] = allocate(shape, dtype, "chunk buffer")
     return buf
 
 
@@ -105,12 +118,18 @@ class ChunkIO:
     fill: Any
     path: str
 
+    #: the size every stored chunk has when the chain's output size is fixed (no compression)
+    fixed_size: int | None = None
+
     @classmethod
     def for_array(cls, store: Store, path: str, meta: ArrayMetadata) -> "ChunkIO":
         fill = fill_scalar(meta)
         spec = ChunkSpec(tuple(meta.chunk_shape), meta.dtype, fill)
         chain = CodecChain.from_specs(meta.codecs, spec, path=path or "/")
-        return cls(store, f"{path}/" if path else "", meta, chain, fill, path)
+        io = cls(store, f"{path}/" if path else "", meta, chain, fill, path)
+        if chain.is_fixed_size:
+            io.fixed_size = chain.encoded_size()
+        return io
 
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
@@ -136,7 +155,19 @@ class ChunkIO:
         return sharded.sharding_of(self.chain)
 
     # -- decoding -----------------------------------------------------------
-    def decode(self, data: Any, key: str, out: np.ndarray | None = None) -> np.ndarray:
+    def decode(self, data: Any, key: str, out: np.ndarray | None = None, *, scratch: bool = False) -> np.ndarray:
+        """Decode one stored chunk, into ``out`` when given, else into this thread's
+        scratch buffer when ``scratch`` (overwritten by the next call), else a new array."""
+        if self.fixed_size is not None:
+            # checked before any chunk-sized buffer is allocated: metadata can name
+            # huge chunks, stored bytes cannot lie about their own length
+            n = data.nbytes if isinstance(data, memoryview) else len(data)
+            if n != self.fixed_size:
+                raise ChunkCorruptError(
+                    f"chunk {key!r}: {n} bytes stored, but its codecs always produce {self.fixed_size}"
+                )
+        if out is None and scratch:
+            out = scratch_chunk(tuple(self.meta.chunk_shape), self.meta.dtype)
         try:
             return self.chain.decode(data, out=out, key=key)
         except ChunkCorruptError:
@@ -145,16 +176,17 @@ class ChunkIO:
             raise ChunkCorruptError(f"chunk {key!r}: cannot decode: {type(e).__name__}: {e}") from e
 
     def decode_writable(self, data: Any, key: str) -> np.ndarray:
-        buf = np.empty(self.meta.chunk_shape, dtype=self.meta.dtype)
-        return self.decode(data, key, out=buf)
+        if self.fixed_size is None:
+            buf = allocate(tuple(self.meta.chunk_shape), self.meta.dtype, f"chunk {key!r}")
+            return self.decode(data, key, out=buf)
+        decoded = self.decode(data, key)  # size checked before allocating
+        # a raw chain may hand back a view of the stored bytes: the caller patches it
+        return decoded if decoded.flags.owndata and decoded.flags.writeable else decoded.copy()
 
     def new_chunk(self) -> np.ndarray:
-        dt = self.meta.dtype
-        if dt.kind == "O":
-            chunk = np.empty(self.meta.chunk_shape, dtype=dt)
-            chunk.fill(self.fill)
-            return chunk
-        return np.full(self.meta.chunk_shape, self.fill, dtype=dt)
+        chunk = allocate(tuple(self.meta.chunk_shape), self.meta.dtype, f"a new chunk of {self.path or '/'}")
+        chunk.fill(self.fill)
+        return chunk
 
 
 def _batched(store: Store) -> bool:
@@ -225,10 +257,10 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
                     io.decode(data, keys[i], out=view.reshape(chunk_shape))
                     return
                 if reuse and all(type(s) is slice for s in p.out_sel):  # a view of out: assign through it
-                    chunk = io.decode(data, keys[i], out=scratch_chunk(chunk_shape, dtype))
+                    chunk = io.decode(data, keys[i], scratch=True)
                     view[...] = chunk.reshape(view.shape)
                     return
-        chunk = io.decode(data, keys[i], out=scratch_chunk(chunk_shape, dtype) if reuse else None)
+        chunk = io.decode(data, keys[i], scratch=reuse)
         set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
 
     for_each_chunk(io.store, keys, work, chunk_size * dtype.itemsize)
