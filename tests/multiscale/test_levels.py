@@ -120,3 +120,18 @@ def test_reopened_pyramid_matches_the_returned_one(tmp_path):
         (lev.path, lev.shape, lev.scale, lev.translation) for lev in built
     ]
     np.testing.assert_array_equal(opened.to_dask(2).compute(), built[2].array[...])
+
+
+def test_level_zero_is_a_byte_copy_when_the_source_is_stored_alike(tmp_path):
+    data = _image("uint16", (13, 45, 38), seed=4)
+    data[:4] = 0  # whole chunks of fill value: absent in the source, absent in the copy
+    src = ze.create_array(str(tmp_path / "src.zarr"), shape=data.shape, dtype=data.dtype, chunks=(4, 8, 8),
+                          fill_value=0)
+    src[...] = data
+    pyr = build_pyramid(src, str(tmp_path / "img.zarr"), chunks=(4, 8, 8))
+    src_dir, lev_dir = tmp_path / "src.zarr" / "c", tmp_path / "img.zarr" / "0" / "c"
+    src_chunks = {p.relative_to(src_dir): p.read_bytes() for p in src_dir.rglob("*") if p.is_file()}
+    lev_chunks = {p.relative_to(lev_dir): p.read_bytes() for p in lev_dir.rglob("*") if p.is_file()}
+    assert src_chunks == lev_chunks
+    assert len(src_chunks) < src.nchunks  # the empty chunks stayed unstored
+    _check(pyr, data, "mean", [True, True, True])

@@ -8,6 +8,10 @@ chunks) per axis, a block function reduces every block to exactly one output
 unit, and :func:`zarr_engine.dask.to_zarr` writes it. Each task therefore
 holds one input block and one output unit, never the image, and owns the
 stored chunks it writes, so no locks are needed.
+
+When the source is a stored array whose chunks are exactly what level 0 would
+store (same grid, data type, codecs, key encoding and fill value), level 0 is
+made by copying the stored chunk bytes, without decoding and re-encoding them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ..core.api import create_group, open_group
+from ..core.api import create_array, create_group, open_group
 from ..core.array import Array
 from ..core.group import Group
-from ..core.nodes import join_path
+from ..core.nodes import join_path, prefix_of
 from ..errors import ContainsNodeError, DTypeError, MetadataError, NodeNotFoundError
 from . import axes as _axes
 from .downsample import METHODS, downsample_block, shifts_grid
@@ -320,9 +324,12 @@ def _write_levels(source: Any, group: Group, plans: list[LevelPlan], axes: Seque
 
     store = group.store
     first = plans[0]
-    x = _as_dask(source, first.unit)
-    delayed = to_zarr(x, store, path=join_path(group.path, first.path), align=True, compute=False, dtype=dtype,
-                      **_create_kwargs(first, axes, zarr_format, compressors, fill_value))
+    level0 = create_array(store, path=join_path(group.path, first.path), shape=first.shape, dtype=dtype,
+                          **_create_kwargs(first, axes, zarr_format, compressors, fill_value))
+    if isinstance(source, Array) and _same_encoding(source, level0):
+        delayed = _copy_chunks(source, level0)
+    else:
+        delayed = to_zarr(_as_dask(source, first.unit), level0, align=True, compute=False)
     run(delayed, f"level 0 {'x'.join(map(str, first.shape))}")
     prev_plan = first
     for plan in plans[1:]:
@@ -337,3 +344,47 @@ def _write_levels(source: Any, group: Group, plans: list[LevelPlan], axes: Seque
         run(delayed, f"level {plan.path} {'x'.join(map(str, plan.shape))}")
         prev_plan = plan
 
+
+
+# ---------------------------------------------------------------------------
+# level 0 by copying stored chunks
+# ---------------------------------------------------------------------------
+
+#: stored chunks copied by one task
+_COPY_BATCH = 8
+
+
+def _same_encoding(src: Array, dst: Array) -> bool:
+    """Whether every stored chunk of ``src`` is, byte for byte, the chunk ``dst`` would
+    store for the same data: same format, shape, grid, data type, codecs, key
+    encoding, fill value and (v2) memory order."""
+    a, b = src.metadata, dst.metadata
+    if (a.zarr_format, a.shape, a.chunk_shape, a.data_type, a.codecs, a.chunk_key_encoding, a.order) != (
+            b.zarr_format, b.shape, b.chunk_shape, b.data_type, b.codecs, b.chunk_key_encoding, b.order):
+        return False
+    # the fill value decides which chunks are left unstored; NaN must match NaN
+    return bool(np.array_equal(np.asarray(a.fill_value), np.asarray(b.fill_value), equal_nan=a.dtype.kind in "fc"))
+
+
+def _copy_batch(src: Array, dst: Array, names: list[str]) -> int:
+    """Copy the stored chunks ``names`` (relative to each array's folder) from ``src`` to ``dst``."""
+    got = src.store.get_many([prefix_of(src.path) + n for n in names])
+    start = len(prefix_of(src.path))
+    dst.store.set_many((prefix_of(dst.path) + k[start:], v) for k, v in got.items())
+    return len(got)
+
+
+def _copy_chunks(src: Array, dst: Array) -> Any:
+    """A Delayed copying every stored chunk of ``src`` into ``dst`` without decoding it.
+
+    The source's chunks are already what the level would store, so decoding and
+    re-encoding them would only cost time. Each destination key is written by one
+    task (the batches are disjoint), so this is as lock-free as the dask writer.
+    """
+    start = len(prefix_of(src.path))
+    names = [k[start:] for k in src._chunk_keys()]
+    batches = [names[i:i + _COPY_BATCH] for i in range(0, len(names), _COPY_BATCH)]
+    src_d = dask.delayed(src, pure=True)
+    dst_d = dask.delayed(dst, pure=True)
+    copied = [dask.delayed(_copy_batch, pure=False)(src_d, dst_d, b) for b in batches]
+    return dask.delayed(sum, pure=False)(copied)
