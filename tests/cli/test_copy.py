@@ -92,10 +92,18 @@ def test_copy_keeps_consolidation(run, hierarchy, tmp_path):
 
 
 @pytest.mark.cluster
-def test_copy_on_a_local_cluster(run, hierarchy, tmp_path):
+def test_copy_on_an_existing_cluster(run, hierarchy, tmp_path):
+    from distributed import Client, LocalCluster
+
     dst = tmp_path / "cluster.zarr"
-    r = run("copy", hierarchy, dst, "--workers", "2", "--chunks", "10,10,40", "--no-progress")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+        r = run("copy", hierarchy, dst, "--scheduler", cluster.scheduler_address, "--chunks", "10,10,40")
+        with Client(cluster) as client:
+            # the tasks ran on the cluster's workers, not in this process
+            prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+            assert "from-zarr" in prefixes and "zarr-target" in prefixes, prefixes
     assert r.code == 0, r.err
+    assert cluster.scheduler_address.split("//")[1] in r.err  # the progress bar names the cluster
     g = zarr.open_group(str(dst), mode="r")
     assert g["temperature"].chunks == (10, 10, 40)
     np.testing.assert_array_equal(g["temperature"][...], TEMPERATURE)
