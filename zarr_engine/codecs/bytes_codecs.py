@@ -10,11 +10,17 @@ the output uninitialised.
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from typing import Any, Callable
 
 import numcodecs
 import numpy as np
+
+try:  # optional: zstd contexts that a thread keeps from one chunk to the next
+    import zstandard as _zstandard
+except ImportError:  # pragma: no cover - numcodecs alone still does everything
+    _zstandard = None
 
 from ..errors import ChunkCorruptError
 from ._util import FrozenConfig, byte_view, check_int, check_keys
@@ -220,7 +226,10 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
         return {"level": self.level, "checksum": self.checksum}
 
     def encode(self, data: Any, spec: ChunkSpec) -> Any:
-        return self._nc.encode(byte_view(data))
+        buf = byte_view(data)
+        if _zstandard is not None and buf.size <= ZSTD_SMALL and self.level >= 0:
+            return _zstd_compressor(self.level, self.checksum).compress(buf)
+        return self._nc.encode(buf)
 
     def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
         return self._nc.decode(data)
@@ -229,13 +238,52 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
         zstd_decode_into(self._nc, data, out)
 
 
+#: chunks up to this size go through zstd contexts kept per thread (``zstandard``):
+#: numcodecs creates and frees a context per call, which costs more than
+#: compressing or decompressing a few KiB. Above it the context is noise.
+ZSTD_SMALL = 1 << 20
+_zstd_tls = threading.local()
+
+
+def _zstd_compressor(level: int, checksum: bool) -> Any:
+    cache: dict[tuple[int, bool], Any] | None = getattr(_zstd_tls, "compressors", None)
+    if cache is None:
+        cache = _zstd_tls.compressors = {}
+    comp = cache.get((level, checksum))
+    if comp is None:
+        comp = cache[(level, checksum)] = _zstandard.ZstdCompressor(
+            level=level, write_checksum=checksum, write_content_size=True
+        )
+    return comp
+
+
+def _zstd_small_into(data: Any, out: np.ndarray, what: str) -> None:
+    """Decode one zstd frame that announced ``out.size`` bytes into ``out`` with this thread's context."""
+    dctx = getattr(_zstd_tls, "decompressor", None)
+    if dctx is None:
+        dctx = _zstd_tls.decompressor = _zstandard.ZstdDecompressor()
+    target = memoryview(out).cast("B")
+    with dctx.stream_reader(data, read_across_frames=True) as reader:
+        done = 0
+        while done < target.nbytes:
+            n = reader.readinto(target[done:])
+            if not n:
+                break
+            done += n
+        if done != target.nbytes or reader.read(1):
+            raise ChunkCorruptError(f"{what}: stream does not hold exactly the {target.nbytes} bytes its frame announces")
+
+
 def zstd_decode_into(nc: Any, data: Any, out: np.ndarray, what: str = "zstd") -> None:
     """Decode a zstd stream with numcodecs codec ``nc`` straight into ``out``."""
     announced = zstd_content_size(data)
     if announced is not None and announced > out.size:
         raise ChunkCorruptError(f"{what}: frame announces {announced} bytes, expected {out.size}")
     if announced == out.size:
-        nc.decode(data, out=out)
+        if _zstandard is not None and announced <= ZSTD_SMALL:
+            _zstd_small_into(data, out, what)
+        else:
+            nc.decode(data, out=out)
         return
     # size not recorded (streamed frame) or several frames: decode, then check
     decoded = byte_view(nc.decode(data))
