@@ -54,7 +54,7 @@ FULL = Sizes(
 #: about two minutes on 2 cores: W1 is 128 MiB (32 chunks), shards hold 4 inner chunks
 QUICK = Sizes(
     name="quick", w1_shape=(128, 512, 512), w1_chunks=(64, 128, 128), w2_shards=(64, 256, 256),
-    w3_window=(32, 32, 32), w3_count=300, w2_random=300, w4_shape=(2048, 2048), w4_chunks=(64, 64),
+    w3_window=(32, 32, 32), w3_count=200, w2_random=300, w4_shape=(2048, 2048), w4_chunks=(64, 64),
     w5_arrays=100, w6_w4_shape=(1024, 1024), w6_w2_shape=(64, 512, 512), w6_w2_shards=(64, 256, 256),
     repeats=2, write_repeats=1,
 )
@@ -223,3 +223,34 @@ def timed_read(fn: Callable[[], np.ndarray], repeats: int, expect: np.ndarray | 
         del got
         best = min(best, dt)
     return best
+
+
+def round_robin(row: Row, prepare: dict[str, Callable[[], Callable[[], float]]], repeats: int,
+                value: Callable[[float], float], log: Callable[[str], None]) -> None:
+    """Fill ``row`` with each engine's best of ``repeats`` trials, taken in turns.
+
+    ``prepare[name]()`` (untimed: open, warm up, check) returns a function that
+    runs one trial and returns its seconds. The engines take turns within each
+    round, so that a change in the machine's load during the run falls on all
+    of them alike rather than on whichever engine happened to run then.
+    """
+    trials: dict[str, Callable[[], float]] = {}
+    for name, prep in prepare.items():
+        log(f"  {row.workload} {row.case}: {name}")
+        attempt(row, name, lambda prep=prep, name=name: trials.__setitem__(name, prep()) or 0.0, log)
+    best = {name: math.inf for name in trials}
+    for _ in range(max(1, repeats)):
+        for name in list(trials):
+            gc.collect()
+
+            def one(name: str = name) -> float:
+                best[name] = min(best[name], trials[name]())
+                return 0.0
+
+            attempt(row, name, one, log)
+            if row.values.get(name) is None:
+                trials.pop(name)
+                best.pop(name)
+    for name in prepare:
+        if name in best and math.isfinite(best[name]):
+            row.values[name] = value(best[name])

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import limit
-from .common import LIMIT, US, Context, Row, attempt, best_of, mbps, random_chunks, random_windows, timed_read
+from .common import LIMIT, US, Context, Row, mbps, random_chunks, random_windows, round_robin, timed_read
 from .engines import Adapter, Loc
 
 
@@ -40,34 +40,49 @@ def write_read(ctx: Context, workload: str, codec: str, data: np.ndarray, chunks
     tag = f"{codec}" + (" sharded" if shards else "")
     wrow = Row(workload, f"write {tag}", "MB/s")
     rrow = Row(workload, f"read {tag}", "MB/s")
+    writers: dict[str, Any] = {}
     for ad in ctx.adapters:
         loc = root.child(f"{workload}/{codec}/{ad.name}")
-        ctx.log(f"  {workload} write {tag}: {ad.name}")
-        attempt(wrow, ad.name, lambda: mbps(data.nbytes, best_of(
-            lambda: ad.write(loc, data, chunks, shards, codec), s.write_repeats)), ctx.log)
-        if ad.name == US and wrow.values.get(US):
-            ctx.cache[("store", workload, codec)] = loc
+        writers[ad.name] = lambda ad=ad, loc=loc: lambda: _timed(lambda: ad.write(loc, data, chunks, shards, codec))
+        if ad.name == US:
+            ctx.cache.setdefault(("store", workload, codec), loc)
+    round_robin(wrow, writers, s.write_repeats, lambda t: mbps(data.nbytes, t), ctx.log)
+    if not wrow.values.get(US):
+        ctx.cache.pop(("store", workload, codec), None)
     ours = ensure_store(ctx, workload, codec, data, chunks, shards, root)
-    for ad in ctx.adapters:
-        ctx.log(f"  {workload} read {tag}: {ad.name}")
 
-        def read(ad: Adapter = ad) -> float:
-            h = ad.open(ours)
-            return mbps(data.nbytes, timed_read(lambda: ad.read(h), s.repeats, data))
+    def reader(ad: Adapter) -> Any:
+        h = ad.open(ours)
+        timed_read(lambda: ad.read(h), 1, data)  # warm-up and correctness check
+        return lambda: timed_read(lambda: ad.read(h), 1, None)
 
-        attempt(rrow, ad.name, read, ctx.log)
-
-    def lim() -> float:
-        if shards:
-            blobs, regions = limit.load_sharded(ours.path, data.shape, shards, chunks)
-        else:
-            blobs = limit.load_chunks(ours.path, data.shape, chunks)
-            regions = [r for _, r in limit.chunk_slices(data.shape, chunks)]
-        return mbps(data.nbytes, limit.limit_seconds(blobs, regions, codec, data.shape, data.dtype, chunks, s.repeats + 1))
-
+    readers: dict[str, Any] = {ad.name: lambda ad=ad: reader(ad) for ad in ctx.adapters}
     if not root.is_s3:
-        attempt(rrow, LIMIT, lim, ctx.log)
+        readers[LIMIT] = lambda: _limit_trial(ours, codec, data, chunks, shards)
+    round_robin(rrow, readers, s.repeats, lambda t: mbps(data.nbytes, t), ctx.log)
     return [wrow, rrow]
+
+
+def _timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _limit_trial(ours: Loc, codec: str, data: np.ndarray, chunks: tuple[int, ...],
+                 shards: tuple[int, ...] | None) -> Any:
+    """The decode limit as a trial: chunks loaded once (untimed), each trial decodes them all."""
+    if shards:
+        blobs, regions = limit.load_sharded(ours.path, data.shape, shards, chunks)
+    else:
+        blobs = limit.load_chunks(ours.path, data.shape, chunks)
+        regions = [r for _, r in limit.chunk_slices(data.shape, chunks)]
+    check = np.empty(data.shape, data.dtype)
+    limit.decode_all(blobs, regions, codec, check, chunks, limit.shared_pool())
+    if not np.array_equal(check, data):
+        raise AssertionError("the decode limit decoded different values")
+    del check
+    return lambda: limit.limit_seconds(blobs, regions, codec, data.shape, data.dtype, chunks, 1)
 
 
 def w1(ctx: Context) -> list[Row]:
@@ -81,20 +96,22 @@ def w1(ctx: Context) -> list[Row]:
 
 
 def _window_reads(ctx: Context, row: Row, loc: Loc, windows: list[tuple[slice, ...]], data: np.ndarray) -> None:
-    for ad in ctx.adapters:
-        ctx.log(f"  {row.workload} {row.case}: {ad.name}")
+    def prepare(ad: Adapter) -> Any:
+        h = ad.open(loc)
+        for sel in windows[:3]:  # warm-up and a correctness check, untimed
+            if not np.array_equal(ad.read(h, sel), data[sel]):
+                raise AssertionError(f"window {sel} read back wrong values")
 
-        def run(ad: Adapter = ad) -> float:
-            h = ad.open(loc)
-            for sel in windows[:3]:  # warm-up and a correctness check, untimed
-                if not np.array_equal(ad.read(h, sel), data[sel]):
-                    raise AssertionError(f"window {sel} read back wrong values")
+        def trial() -> float:
             t0 = time.perf_counter()
             for sel in windows:
                 ad.read(h, sel)
-            return len(windows) / (time.perf_counter() - t0)
+            return time.perf_counter() - t0
 
-        attempt(row, ad.name, run, ctx.log)
+        return trial
+
+    round_robin(row, {ad.name: lambda ad=ad: prepare(ad) for ad in ctx.adapters}, ctx.sizes.repeats,
+                lambda t: len(windows) / t, ctx.log)
 
 
 def w2(ctx: Context) -> list[Row]:
