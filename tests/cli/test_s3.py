@@ -49,3 +49,17 @@ def test_missing_things_on_s3(run, s3_bucket_url, s3_store_options):
     assert r.code == 3 and len(r.err.strip().splitlines()) == 1
     r = run("ls", "s3://no-such-bucket-zarr-engine/x.zarr", *opts)
     assert r.code in (3, 4) and len(r.err.strip().splitlines()) == 1
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_demo_writes_to_s3(run, tmp_path, s3_bucket_url, s3_store_options):
+    opts = option_args(s3_store_options)
+    store = f"{s3_bucket_url}/era5.zarr"
+    r = run("demo", "--size", "tiny", "--store", store, "--output", tmp_path, "--workers", "2", "--no-progress", *opts)
+    assert r.code == 0, r.err
+    assert "check          : OK" in r.out
+    results = zarr.open_group(f"{s3_bucket_url}/era5_results.zarr", mode="r", storage_options=s3_store_options)
+    assert results["anomaly"].shape == (12, 37, 72)
+    assert zarr.open_array(f"{store}/t2m", mode="r", storage_options=s3_store_options).shards == (128, 37, 72)
+    assert (tmp_path / "demo.png").is_file()

@@ -111,7 +111,7 @@ def _array_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
         ("Path", s["path"]),
         ("Zarr format", s["zarr_format"]),
         ("Shape", tuple(s["shape"])),
-        ("Data type", f"{s['data_type']} ({s['dtype']})"),
+        ("Data type", s["data_type"] if s["data_type"] == s["dtype"] else f"{s['data_type']} ({s['dtype']})"),
         ("Chunk shape", tuple(s["chunks"])),
     ]
     if s["shards"]:

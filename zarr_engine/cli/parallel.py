@@ -92,13 +92,17 @@ def compute(obj: Any, client: Any, *, desc: str, progress: bool = True) -> Any:
         with TqdmCallback(desc, disable=not progress):
             return dask.compute(obj, scheduler="threads")[0]
     future = client.compute(obj)
-    if progress:
+    if progress and sys.stderr.isatty():
         from distributed import progress as dist_progress
 
         print(f"{desc} on {client.scheduler.address}", file=sys.stderr)
+        # distributed draws its bar on stdout; keep stdout for results
         with contextlib.redirect_stdout(sys.stderr):
             dist_progress(future)
         print(file=sys.stderr)
+    elif progress:
+        # not a terminal (a log, a pipe): one line rather than a redrawn bar
+        print(f"{desc} on {client.scheduler.address} ...", file=sys.stderr, flush=True)
     return future.result()
 
 

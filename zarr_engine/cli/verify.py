@@ -96,7 +96,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                           "corrupt_count": corrupt, "missing_count": missing}, indent=2))
     else:
         for r in reports:
-            unit = r["stored_unit"] + "s"
+            unit = r["stored_unit"] + ("" if r["total"] == 1 else "s")
             print(f"{r['path']}: {r['total']} {unit}, {r['stored']} stored and read, "
                   f"{r['missing_count']} missing, {r['corrupt_count']} corrupt")
             for c in r["corrupt"]:
