@@ -118,3 +118,14 @@ def test_parse_compressor():
     for bad in ("zstd:x", "{not json", "zstd:1:2"):
         with pytest.raises(UsageError):
             parse_compressor(bad)
+
+
+def test_copy_strings_between_formats(run, tmp_path):
+    words = np.array(["a", "bb", "", "naïve", "日本語", "x" * 30, "g"], dtype=object)
+    src = tmp_path / "s3.zarr"
+    ze.create_array(str(src), shape=words.shape, chunks=(3,), dtype=str)[...] = words
+    assert run("copy", src, tmp_path / "s2.zarr", "--zarr-format", "2", "--no-progress").code == 0
+    assert run("copy", tmp_path / "s2.zarr", tmp_path / "back.zarr", "--zarr-format", "3", "--no-progress").code == 0
+    for name in ("s2.zarr", "back.zarr"):
+        got = zarr.open_array(str(tmp_path / name), mode="r")[...]
+        assert list(got) == list(words), name

@@ -138,6 +138,13 @@ def _xarray_fill(src: Array, fmt: int, attrs: dict[str, Any]) -> Any:
     return None
 
 
+def _dtype_of(src: Array) -> Any:
+    """The dtype to create the copy with: object arrays say which kind of objects they hold."""
+    if src.dtype.kind != "O":
+        return src.dtype
+    return str if src.metadata.data_type.name == "string" else bytes
+
+
 def _create_like(src: Array, store: Any, path: str, args: argparse.Namespace) -> Array:
     fmt = args.zarr_format or src.zarr_format
     chunks, shards = _new_layout(src, fmt, args.chunks, args.shards)
@@ -153,7 +160,7 @@ def _create_like(src: Array, store: Any, path: str, args: argparse.Namespace) ->
             order = "F"
             filters = [f for f in filters if f.get("name") != "transpose"]
     kwargs: dict[str, Any] = dict(
-        path=path, shape=src.shape, dtype=src.dtype, chunks=chunks, shards=shards,
+        path=path, shape=src.shape, dtype=_dtype_of(src), chunks=chunks, shards=shards,
         fill_value=fill, filters=filters or None,
         compressors=compressors if comp == "keep" else comp, zarr_format=fmt,
         dimension_names=src.dimension_names, attributes=attrs, overwrite=args.overwrite, order=order,
