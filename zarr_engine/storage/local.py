@@ -37,6 +37,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_fresh_thread_locks)
 
 
+#: a temporary file is always new (O_EXCL), never inherited by child processes
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def _is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
@@ -190,19 +194,29 @@ class LocalStore(Store):
         if name.startswith(".") and name.endswith(TEMP_SUFFIX):
             raise StoreError(f"key {key!r} has the shape of a temporary file of {self.url}")
         tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
-        # A concurrent delete() may remove an empty parent folder between our
-        # makedirs and open; recreate it and try again a few times.
-        for attempt in range(5):
+        # The folder usually exists (every chunk of a row shares it): try the
+        # open first and create folders only when it fails. A concurrent
+        # delete() may remove an empty parent folder between our makedirs and
+        # open; recreate it and try again a few times.
+        data = memoryview(value).cast("B")
+        for attempt in range(6):
             try:
-                os.makedirs(folder, exist_ok=True)
-                with open(tmp, "wb") as f:
-                    f.write(value)
+                if attempt:
+                    os.makedirs(folder, exist_ok=True)
+                # os.open/os.write: no buffered file object per chunk (a third of
+                # the cost of writing a small chunk)
+                fd = os.open(tmp, _TEMP_FLAGS, 0o666)
+                try:
+                    done = 0
+                    while done < data.nbytes:
+                        done += os.write(fd, data[done:])
                     if self.fsync:
-                        f.flush()
-                        os.fsync(f.fileno())
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
                 break
             except FileNotFoundError:
-                if attempt == 4:
+                if attempt == 5:
                     raise
             except NotADirectoryError as exc:
                 raise StoreError(f"cannot write key {key!r} in {self.url}: a parent is a file") from exc
