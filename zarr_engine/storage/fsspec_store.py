@@ -1,0 +1,414 @@
+"""A store on any fsspec filesystem: s3://, gs://, http(s)://, memory://, zip::s3://, ...
+
+Batches (``get_many``, ``get_ranges``, ``set_many``, ``delete_many``) run
+concurrently on the filesystem's event loop with at most ``max_concurrency``
+requests in flight. Transient failures (throttling, 5xx, reset connections,
+timeouts) are retried with capped exponential backoff and full jitter;
+permanent ones (missing bucket, access denied, other 4xx) raise
+:class:`StoreError` at once. A missing key is an absent value, not an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ..errors import StoreError
+from .base import Store, validate_key, validate_prefix
+from .retry import backoff, is_missing_container, is_transient
+
+T = TypeVar("T")
+_READ_ONLY_PROTOCOLS = {"http", "https"}
+
+
+class _Absent(Exception):
+    """Internal: the key is missing (carried out of the retry loop)."""
+
+
+class FsspecStore(Store):
+    """Keys live below ``url`` on the fsspec filesystem it names.
+
+    ``storage_options`` go to the filesystem (credentials, ``endpoint_url``...).
+    HTTP(S) stores are always read-only. The filesystem is created lazily and
+    never pickled: a pickle holds only the URL, options and settings.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        storage_options: Mapping[str, Any] | None = None,
+        read_only: bool = False,
+        *,
+        max_concurrency: int = 64,
+        retries: int = 6,
+        retry_base: float = 0.1,
+        retry_cap: float = 10.0,
+    ) -> None:
+        self._url = url.rstrip("/") if not url.endswith("://") else url
+        self._options = dict(storage_options or {})
+        self._protocol = protocol = self._url.split("::")[0].split("://")[0]
+        super().__init__(read_only=read_only or protocol in _READ_ONLY_PROTOCOLS)
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = int(max_concurrency)
+        self.retries = int(retries)
+        self.retry_base = float(retry_base)
+        self.retry_cap = float(retry_cap)
+        self._state_lock = threading.Lock()
+        self._fs: Any = None
+        self._root = ""
+        self._pid = -1
+
+    # -- identity -----------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        return dict(self._options)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"max_concurrency": self.max_concurrency, "retries": self.retries,
+                "retry_base": self.retry_base, "retry_cap": self.retry_cap}
+
+    def with_read_only(self, read_only: bool = True) -> "FsspecStore":
+        return FsspecStore(self._url, self._options, read_only, **self._settings())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._url, self._options, self.read_only, self._settings()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FsspecStore):
+            return NotImplemented
+        return (self._url, self.read_only, self._options) == (other._url, other.read_only, other._options)
+
+    __hash__ = Store.__hash__
+
+    # -- the filesystem -----------------------------------------------------
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (created on first use, and again after a fork)."""
+        if self._fs is None or self._pid != os.getpid():
+            with self._state_lock:
+                if self._fs is None or self._pid != os.getpid():
+                    self._connect()
+        return self._fs
+
+    def _connect(self) -> None:
+        import fsspec
+
+        try:
+            fs, root = fsspec.core.url_to_fs(self._url, **self._options)
+        except ImportError as exc:
+            raise StoreError(f"cannot open {self._url!r}: a package is missing: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any failure to build the filesystem
+            raise StoreError(f"cannot open {self._url!r}: {type(exc).__name__}: {exc}") from exc
+        self._root = root.rstrip("/")
+        self._async = bool(getattr(fs, "async_impl", False))
+        # s3fs fetches a whole object as one HEAD plus ranged GETs unless told
+        # max_concurrency=1; one GET per key is what a chunk read wants.
+        cat = fs._cat_file if self._async else fs.cat_file
+        try:
+            params = inspect.signature(cat).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._cat_kwargs = {"max_concurrency": 1} if "max_concurrency" in params else {}
+        self._fs, self._pid = fs, os.getpid()
+
+    def _path(self, key: str) -> str:
+        validate_key(key)
+        self.fs  # noqa: B018 - connects, which sets the root
+        return f"{self._root}/{key}" if self._root else key
+
+    def _key_url(self, key: str) -> str:
+        return f"{self._url}/{key}" if key else self._url
+
+    def close(self) -> None:
+        """Drop the filesystem reference; the next use reconnects."""
+        with self._state_lock:
+            self._fs = None
+
+    # -- retry machinery ----------------------------------------------------
+    def _fail(self, action: str, key: str, exc: BaseException, attempts: int) -> StoreError:
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        return StoreError(f"{action} {self._key_url(key)} failed{tries}: {type(exc).__name__}: {exc}")
+
+    def _classify(self, exc: BaseException, reading: bool) -> str:
+        """'absent', 'retry' or 'fail'."""
+        if isinstance(exc, FileNotFoundError):
+            if is_missing_container(exc) or not reading:
+                return "fail"
+            return "absent"
+        if reading and isinstance(exc, (IsADirectoryError, NotADirectoryError)):
+            return "absent"  # a "folder" where a key was asked for
+        return "retry" if is_transient(exc) else "fail"
+
+    async def _aretry(self, action: str, key: str, reading: bool, call: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                kind = self._classify(exc, reading)
+                if kind == "absent":
+                    raise _Absent() from None
+                if kind == "fail" or attempt >= self.retries:
+                    raise self._fail(action, key, exc, attempt + 1) from exc
+                await asyncio.sleep(backoff(attempt, self.retry_base, self.retry_cap))
+                attempt += 1
+
+    def _retry(self, action: str, key: str, reading: bool, call: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                kind = self._classify(exc, reading)
+                if kind == "absent":
+                    raise _Absent() from None
+                if kind == "fail" or attempt >= self.retries:
+                    raise self._fail(action, key, exc, attempt + 1) from exc
+                time.sleep(backoff(attempt, self.retry_base, self.retry_cap))
+                attempt += 1
+
+    def _run_batch(self, jobs: Sequence[Callable[[], Any]], ajobs: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+        """Run the async jobs with bounded concurrency on the fs loop (or the sync ones in order)."""
+        fs = self.fs
+        if not self._async:
+            return [job() for job in jobs]
+        from fsspec.asyn import sync
+
+        limit = self.max_concurrency
+
+        async def gather() -> list[Any]:
+            sem = asyncio.Semaphore(limit)
+
+            async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+                async with sem:
+                    return await job()
+
+            return await asyncio.gather(*(one(j) for j in ajobs))
+
+        return sync(fs.loop, gather)
+
+    # -- reads --------------------------------------------------------------
+    async def _aget(self, key: str) -> bytes | None:
+        path, fs = self._path(key), self.fs
+        try:
+            return await self._aretry("reading", key, True, lambda: fs._cat_file(path, **self._cat_kwargs))
+        except _Absent:
+            return None
+
+    def _sget(self, key: str) -> bytes | None:
+        path, fs = self._path(key), self.fs
+        try:
+            return self._retry("reading", key, True, lambda: fs.cat_file(path))
+        except _Absent:
+            return None
+
+    def get(self, key: str) -> bytes | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        keys = list(dict.fromkeys(keys))
+        for key in keys:
+            validate_key(key)
+        if not keys:
+            return {}
+        values = self._run_batch([lambda k=k: self._sget(k) for k in keys], [lambda k=k: self._aget(k) for k in keys])
+        return {k: bytes(v) for k, v in zip(keys, values) if v is not None}
+
+    async def _asize(self, key: str) -> int | None:
+        path, fs = self._path(key), self.fs
+        try:
+            info = await self._aretry("inspecting", key, True, lambda: fs._info(path))
+        except _Absent:
+            return None
+        return _file_size(info)
+
+    def _ssize(self, key: str) -> int | None:
+        path, fs = self._path(key), self.fs
+        try:
+            info = self._retry("inspecting", key, True, lambda: fs.info(path))
+        except _Absent:
+            return None
+        return _file_size(info)
+
+    async def _arange(self, key: str, start: int, end: int | None) -> bytes | None:
+        path, fs = self._path(key), self.fs
+        if _needs_size(start, end):
+            size = await self._asize(key)
+            if size is None:
+                return None
+            start, end = _clip(size, start, end)
+            if start == end:
+                return b""
+        try:
+            data = await self._aretry("reading a range of", key, True,
+                                      lambda: fs._cat_file(path, start=start, end=end))
+            return _trim(data, start, end)
+        except _Absent:
+            return None
+        except StoreError:
+            # A range past the end is refused by HTTP (416) but is simply
+            # empty for us; only the size can tell the two apart.
+            size = await self._asize(key)
+            if size is None:
+                return None
+            lo, hi = _clip(size, start, end)
+            if lo == hi:
+                return b""
+            raise
+
+    def _srange(self, key: str, start: int, end: int | None) -> bytes | None:
+        path, fs = self._path(key), self.fs
+        size = self._ssize(key)
+        if size is None:
+            return None
+        lo, hi = _clip(size, start, end)
+        if lo == hi:
+            return b""
+        try:
+            return self._retry("reading a range of", key, True, lambda: fs.cat_file(path, start=lo, end=hi))
+        except _Absent:
+            return None
+
+    def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
+        return self.get_ranges([(key, start, end)])[0]
+
+    def get_ranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        for key, _, _ in requests:
+            validate_key(key)
+        if not requests:
+            return []
+        out = self._run_batch([lambda r=r: self._srange(*r) for r in requests],
+                              [lambda r=r: self._arange(*r) for r in requests])
+        return [None if v is None else bytes(v) for v in out]
+
+    def getsize(self, key: str) -> int | None:
+        validate_key(key)
+        return self._run_batch([lambda: self._ssize(key)], [lambda: self._asize(key)])[0]
+
+    def exists(self, key: str) -> bool:
+        return self.getsize(key) is not None
+
+    # -- writes -------------------------------------------------------------
+    async def _aset(self, key: str, value: bytes) -> None:
+        path, fs = self._path(key), self.fs
+        await self._aretry("writing", key, False, lambda: fs._pipe_file(path, value))
+
+    def _sset(self, key: str, value: bytes) -> None:
+        path, fs = self._path(key), self.fs
+        self._retry("writing", key, False, lambda: fs.pipe_file(path, value))
+
+    def set(self, key: str, value: bytes) -> None:
+        self.set_many([(key, value)])
+
+    def set_many(self, items: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> None:
+        self._check_writable()
+        pairs = [(validate_key(k), _as_bytes(v)) for k, v in (items.items() if isinstance(items, Mapping) else items)]
+        if pairs:
+            self._run_batch([lambda p=p: self._sset(*p) for p in pairs], [lambda p=p: self._aset(*p) for p in pairs])
+
+    async def _adelete(self, key: str) -> None:
+        path, fs = self._path(key), self.fs
+        try:
+            await self._aretry("deleting", key, True, lambda: fs._rm_file(path))
+        except _Absent:
+            pass
+
+    def _sdelete(self, key: str) -> None:
+        path, fs = self._path(key), self.fs
+        try:
+            self._retry("deleting", key, True, lambda: fs.rm_file(path))
+        except _Absent:
+            pass
+
+    def delete(self, key: str) -> None:
+        self.delete_many([key])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self._check_writable()
+        keys = [validate_key(k) for k in dict.fromkeys(keys)]
+        if keys:
+            self._run_batch([lambda k=k: self._sdelete(k) for k in keys], [lambda k=k: self._adelete(k) for k in keys])
+
+    # -- listing ------------------------------------------------------------
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix``, sorted (one recursive listing of its folder)."""
+        validate_prefix(prefix)
+        fs = self.fs
+        folder = prefix.rpartition("/")[0]
+        base = f"{self._root}/{folder}" if folder else self._root
+        if self._protocol in _READ_ONLY_PROTOCOLS:
+            base += "/"  # a web server lists a folder only at its URL with a final slash
+        try:
+            # Listings are cached by some filesystems; another writer may have
+            # changed the bucket since, so always ask the service.
+            fs.invalidate_cache(base)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+        try:
+            paths = self._retry("listing", folder, True, lambda: fs.find(base, withdirs=False))
+        except _Absent:
+            return iter([])
+        root = fs._strip_protocol(self._root).strip("/") if self._root else ""
+        keys = []
+        for p in paths:
+            p = fs._strip_protocol(p).strip("/")
+            if root:
+                if not p.startswith(root + "/"):
+                    continue
+                p = p[len(root) + 1:]
+            if p.startswith(prefix):
+                keys.append(p)
+        keys.sort()
+        return iter(keys)
+
+
+def _rebuild(url: str, options: dict[str, Any], read_only: bool, settings: dict[str, Any]) -> FsspecStore:
+    return FsspecStore(url, options, read_only, **settings)
+
+
+def _file_size(info: Mapping[str, Any]) -> int | None:
+    if info.get("type", "file") != "file":
+        return None  # a "folder" is not a key
+    size = info.get("size")
+    return int(size) if size is not None else None
+
+
+def _needs_size(start: int, end: int | None) -> bool:
+    """True for ranges a plain HTTP Range header cannot express exactly."""
+    if start < 0:
+        return end is not None
+    return end is not None and (end < 0 or end <= start)
+
+
+def _trim(data: bytes, start: int, end: int | None) -> bytes:
+    """Guard against servers that ignore a Range header and send the whole value.
+
+    A correct answer is never longer than the range asked for, so a longer
+    one must be the whole value, which can be cut here.
+    """
+    if start < 0 and end is None and len(data) > -start:
+        return data[start:]
+    if start >= 0 and end is not None and len(data) > end - start:
+        return data[start:end]
+    return data
+
+
+def _clip(size: int, start: int, end: int | None) -> tuple[int, int]:
+    lo, hi, _ = slice(start, end).indices(size)
+    return lo, max(lo, hi)
+
+
+def _as_bytes(value: Any) -> bytes:
+    # Filesystems measure payloads with len(), which is wrong for a memoryview
+    # of wider items; bytes also lets a retry resend identical data.
+    return value if isinstance(value, bytes) else bytes(value)
