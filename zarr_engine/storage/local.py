@@ -41,6 +41,9 @@ if hasattr(os, "register_at_fork"):
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
+_SLASH_SEP = os.sep == "/" and os.altsep is None
+
+
 def _is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
@@ -72,6 +75,7 @@ class LocalStore(Store):
     def __init__(self, root: str | os.PathLike[str], read_only: bool = False, *, fsync: bool = False) -> None:
         super().__init__(read_only=read_only)
         self.root = Path(os.path.abspath(os.fspath(root)))
+        self._root_str = str(self.root)
         self.fsync = bool(fsync)
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"cannot open {self.url}: it is a file, not a folder")
@@ -98,6 +102,8 @@ class LocalStore(Store):
         # validate_key already refuses '..', absolute paths, drive letters and
         # backslashes, so the joined path cannot leave the root.
         validate_key(key)
+        if _SLASH_SEP:  # keys are already '/'-separated paths
+            return self._root_str + "/" + key
         return os.path.join(self.root, *key.split("/"))
 
     # -- reads --------------------------------------------------------------
@@ -135,17 +141,14 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         try:
-            size = os.fstat(fd).st_size
-            if size > len(buf):
-                return self.get(key)
+            # No fstat: ask for the whole buffer. A read of a regular file comes
+            # back short only at its end, so fewer bytes than asked for is the
+            # whole value; a full buffer may mean more, then read it all.
             view = memoryview(buf)
-            done = 0
-            while done < size:
-                n = os.preadv(fd, [view[done:size]], done)
-                if n <= 0:
-                    break
-                done += n
-            return view[:done].toreadonly()
+            n = os.preadv(fd, [view], 0)
+            if n >= len(buf):
+                return self.get(key)
+            return view[:n].toreadonly()
         except IsADirectoryError:
             return None
         finally:
