@@ -90,11 +90,11 @@ def _codec_roles(arr: Array) -> tuple[list[dict], dict | None, list[dict]]:
     return specs, None, []
 
 
-def _new_layout(src: Array, fmt: int, chunks: Any, shards: Any) -> tuple[tuple[int, ...], Any]:
+def _new_layout(src: Array, fmt: Any, chunks: Any, shards: Any) -> tuple[tuple[int, ...], Any]:
     """Chunk and shard shapes of the copy of ``src``: the given ones where their
     length matches the array's, else the source's."""
     new_chunks = chunks if chunks is not None and len(chunks) == src.ndim else src.chunks
-    if fmt == 2:
+    if fmt in (2, "n5"):
         return new_chunks, None
     if shards == "none":
         return new_chunks, None
@@ -150,6 +150,19 @@ def _create_like(src: Array, store: Any, path: str, args: argparse.Namespace) ->
     chunks, shards = _new_layout(src, fmt, args.chunks, args.shards)
     filters, serializer, compressors = _codec_roles(src)
     comp = args.compressor
+    if src.zarr_format == "n5" and fmt != "n5":
+        # an N5 array's compression lives inside its block codec; Zarr spells it as a compressor
+        from ..format.n5 import n5_compression, zarr_compressor
+
+        cfg = zarr_compressor(n5_compression(src.metadata))
+        filters, serializer, compressors = [], None, [] if cfg is None else [cfg]
+    if fmt == "n5":
+        # N5 has one compression per array and no filters, serializers or shards
+        return create_array(
+            store, path=path, shape=src.shape, dtype=src.dtype, chunks=chunks, zarr_format="n5",
+            compressor=(compressors[0] if compressors else None) if comp == "keep" else comp,
+            attributes=dict(src.attrs), overwrite=args.overwrite,
+        )
     attrs = {k: v for k, v in dict(src.attrs).items() if k != "_ARRAY_DIMENSIONS"}
     fill = _xarray_fill(src, fmt, attrs)
     order = None
@@ -193,6 +206,11 @@ def copy_node(src: Any, store: Any, root: str, args: argparse.Namespace) -> list
     return pairs
 
 
+def _format_arg(text: str) -> Any:
+    """``2``, ``3`` or ``"n5"`` from the command line."""
+    return "n5" if text.lower() == "n5" else int(text) if text.isdigit() else text
+
+
 def cmd_copy(args: argparse.Namespace) -> int:
     """Copy SRC to DST (see ``zarr-engine copy --help``)."""
     # -O goes to whichever of SRC and DST is a remote (fsspec) URL; a local side takes none
@@ -202,8 +220,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
     args.chunks = parse_shape(args.chunks, "--chunks")
     args.shards = "none" if (args.shards or "").lower() == "none" else parse_shape(args.shards, "--shards")
     args.compressor = parse_compressor(args.compressor)
-    if args.zarr_format == 2 and args.shards not in (None, "none"):
-        raise UsageError("--shards needs Zarr format 3 (sharding does not exist in format 2)")
+    if args.zarr_format in (2, "n5") and args.shards not in (None, "none"):
+        raise UsageError(f"--shards needs Zarr format 3 (sharding does not exist in format {args.zarr_format})")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
 
@@ -254,7 +272,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("src", metavar="SRC", help="source URL (path, file://, zip://, s3://, ...)")
     p.add_argument("dst", metavar="DST", help="destination URL")
-    p.add_argument("--zarr-format", type=int, choices=(2, 3), help="format of the copy (default: the source's)")
+    p.add_argument("--zarr-format", type=_format_arg, choices=(2, 3, "n5"),
+                   help="format of the copy: 2, 3 or n5 (default: the source's)")
     p.add_argument("--chunks", metavar="C1,C2,...", help="new chunk shape (arrays of that many dimensions)")
     p.add_argument("--shards", metavar="S1,S2,...|none", help="new shard shape (format 3), or none to unshard")
     p.add_argument("--compressor", metavar="SPEC",

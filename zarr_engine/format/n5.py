@@ -117,6 +117,31 @@ def _legacy_compression(name: Any, path: str) -> dict[str, Any]:
     return validate_compression({"type": name}, path)
 
 
+def zarr_compressor(compression: dict[str, Any]) -> dict[str, Any] | None:
+    """The numcodecs configuration that compresses as an N5 ``compression`` does
+    (None for raw): what an N5 array becomes when converted to Zarr.
+
+    lz4 maps to numcodecs' LZ4: the same algorithm in Zarr's own framing.
+    """
+    p = compression_parameters(compression)
+    ctype = p["type"]
+    if ctype == "raw":
+        return None
+    if ctype in ("gzip", "zlib"):
+        level = p["level"] if p["level"] >= 0 else 6  # -1 asks for zlib's default level, which is 6
+        return {"id": "zlib" if ctype == "zlib" or p.get("useZlib") else "gzip", "level": level}
+    if ctype == "bzip2":
+        return {"id": "bz2", "level": p["blockSize"]}
+    if ctype == "xz":
+        return {"id": "lzma", "preset": p["preset"]}
+    if ctype == "blosc":
+        return {"id": "blosc", "cname": p["cname"], "clevel": p["clevel"], "shuffle": p["shuffle"],
+                "blocksize": p["blocksize"]}
+    if ctype == "zstd":
+        return {"id": "zstd", "level": p["level"]}
+    return {"id": "lz4"}
+
+
 def n5_codecs(compression: dict[str, Any]) -> tuple[CodecSpec, ...]:
     """The codec chain of an N5 array: the ``n5`` block codec alone."""
     return ({"name": "n5", "configuration": {"compression": copy.deepcopy(compression)}},)
@@ -257,6 +282,8 @@ def new_n5_group(path: str, attributes: dict[str, Any] | None = None) -> GroupMe
 _NOT_WRITTEN = frozenset({"nthreads"})
 
 #: numcodecs ids (and plain names) to N5 compression objects
+#: the v3 blosc codec names its shuffle modes; N5 (like numcodecs) numbers them
+_BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _FROM_NUMCODECS = {
     "gzip": lambda c: {"type": "gzip", "level": c.get("level", -1), "useZlib": False},
     "zlib": lambda c: {"type": "gzip", "level": c.get("level", -1), "useZlib": True},
@@ -264,7 +291,7 @@ _FROM_NUMCODECS = {
     "lzma": lambda c: {"type": "xz", "preset": 6 if c.get("preset") is None else c["preset"]},
     "blosc": lambda c: {
         "type": "blosc", "cname": c.get("cname", "lz4"), "clevel": c.get("clevel", 5),
-        "shuffle": c.get("shuffle", 1), "blocksize": c.get("blocksize", 0),
+        "shuffle": _BLOSC_SHUFFLE.get(c.get("shuffle", 1), c.get("shuffle", 1)), "blocksize": c.get("blocksize", 0),
     },
     "zstd": lambda c: {"type": "zstd", "level": c.get("level", 3)},
     "lz4": lambda c: {"type": "lz4", "blockSize": 65536},
