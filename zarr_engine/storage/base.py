@@ -65,6 +65,10 @@ class Store(ABC):
 
     #: True when ``get_ranges`` is cheaper than fetching whole values.
     supports_ranges: bool = True
+    #: True when one batch call (``get_many``...) is much cheaper than many single
+    #: calls (remote stores: each call is a round trip). The engine then fetches in
+    #: batches; otherwise each pool task reads its own keys.
+    prefers_batches: bool = False
     #: True when ``get_versioned`` and ``set_if`` (compare-and-set) are implemented.
     supports_conditional_writes: bool = False
 

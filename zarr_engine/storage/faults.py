@@ -55,6 +55,7 @@ class _Delegate(Store):
         super().__init__(read_only=inner.read_only)
         self.inner = inner
         self.supports_ranges = inner.supports_ranges
+        self.prefers_batches = inner.prefers_batches
         # The engine reads this to choose batched or per-key I/O.
         self.prefers_batches = bool(getattr(inner, "prefers_batches", False))
 

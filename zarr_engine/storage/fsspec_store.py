@@ -38,6 +38,9 @@ class FsspecStore(Store):
     never pickled: a pickle holds only the URL, options and settings.
     """
 
+    #: every call is a round trip; batches run concurrently on the event loop
+    prefers_batches = True
+
     def __init__(
         self,
         url: str,
