@@ -14,10 +14,10 @@ from . import engine
 from . import optimistic as optimistic_writes
 from .engine import ChunkIO
 from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind
-from .nodes import Attributes, display_path, prefix_of, read_metadata, write_metadata
+from .nodes import Node, display_path, prefix_of, read_metadata, write_metadata
 
 
-class Array:
+class Array(Node):
     """A Zarr array (format 2 or 3).
 
     Picklable as (store, path, metadata): the store pickles as its URL and
@@ -68,22 +68,6 @@ class Array:
     @property
     def metadata(self) -> ArrayMetadata:
         return self._meta
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def name(self) -> str:
-        return display_path(self._path)
-
-    @property
-    def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -149,20 +133,8 @@ class Array:
         return self._meta.order
 
     @property
-    def zarr_format(self) -> int:
-        return self._meta.zarr_format
-
-    @property
     def dimension_names(self) -> tuple[str | None, ...] | None:
         return self._meta.dimension_names
-
-    @property
-    def attrs(self) -> Attributes:
-        return Attributes(self)
-
-    @property
-    def read_only(self) -> bool:
-        return self._store.read_only
 
     @property
     def write_empty_chunks(self) -> bool:

@@ -11,7 +11,7 @@ from ..format.serialize import METADATA_KEYS, parse_node
 from ..storage.base import Store
 from .array import Array
 from .nodes import (
-    Attributes,
+    Node,
     display_path,
     join_path,
     normalize_path,
@@ -22,7 +22,7 @@ from .nodes import (
 
 
 
-class Group:
+class Group(Node):
     """A Zarr group. Children are found through consolidated metadata when the
     group was opened with it, otherwise by listing the store."""
 
@@ -52,34 +52,6 @@ class Group:
     @property
     def metadata(self) -> GroupMetadata:
         return self._meta
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def name(self) -> str:
-        return display_path(self._path)
-
-    @property
-    def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
-
-    @property
-    def zarr_format(self) -> int:
-        return self._meta.zarr_format
-
-    @property
-    def attrs(self) -> Attributes:
-        return Attributes(self)
-
-    @property
-    def read_only(self) -> bool:
-        return self._store.read_only
 
     def __repr__(self) -> str:
         return f"<zarr_engine.Group {self._store!r}{self.name}>"

@@ -94,7 +94,7 @@ class _SliceDim(_Dim):
         self.start, self.stop, self.step = start, stop, step
 
     def projections(self) -> list[DimProjection]:
-        n, clen, start, stop, step = self.n, self.clen, self.start, self.stop, self.step
+        n, clen, start, step = self.n, self.clen, self.start, self.step
         if n == 0:
             return []
         last = start + (n - 1) * step

@@ -119,6 +119,42 @@ def prepare_new_node(store: Store, path: str, *, overwrite: bool) -> None:
     store.delete_prefix(prefix_of(path))
 
 
+class Node:
+    """What arrays and groups share: where they live and their attributes."""
+
+    _store: Store
+    _path: str
+    _meta: Any
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return display_path(self._path)
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def zarr_format(self) -> Any:
+        return self._meta.zarr_format
+
+    @property
+    def attrs(self) -> "Attributes":
+        return Attributes(self)
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+
 class Attributes(MutableMapping[str, Any]):
     """A node's user attributes; every change is written to the store at once."""
 

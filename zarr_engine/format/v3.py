@@ -14,7 +14,6 @@ from typing import Any
 from ._util import (
     as_dict,
     as_shape,
-    as_str,
     check_depth,
     check_relative_path,
     fail,

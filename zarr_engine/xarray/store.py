@@ -26,7 +26,6 @@ from xarray.backends.zarr import (
     encode_zarr_variable,
     extract_zarr_variable_encoding,
 )
-from xarray.coding.strings import check_vlen_dtype
 from xarray.core import indexing
 from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
