@@ -75,3 +75,10 @@ def test_open_detects_node_kind(tmp_path):
     assert isinstance(ze.open(str(tmp_path / "o2"), shape=(2,), dtype="i1"), ze.Array)
     with pytest.raises(ze.errors.NodeNotFoundError):
         ze.open(str(tmp_path / "nope"), mode="r")
+
+
+def test_use_consolidated_true_requires_consolidated_metadata(tmp_path):
+    ze.create_group(str(tmp_path / "nc"))
+    for opener in (ze.open_group, ze.open):
+        with pytest.raises(ze.errors.MetadataError, match="has no consolidated metadata"):
+            opener(str(tmp_path / "nc"), mode="r", use_consolidated=True)

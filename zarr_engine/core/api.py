@@ -290,10 +290,6 @@ def open_group(
         from ..errors import NodeTypeError
 
         raise NodeTypeError(f"the node at {display_path(node_path)} in {st!r} is an array, not a group")
-    if use_consolidated is True and meta.consolidated is None:
-        raise MetadataError(
-            f"group {display_path(node_path)} in {st!r} has no consolidated metadata (use_consolidated=True)"
-        )
     return Group(st, node_path, meta, use_consolidated=use_consolidated)
 
 
@@ -326,8 +322,6 @@ def open(  # noqa: A001 - mirrors zarr.open
         raise _not_found(st, node_path)
     if isinstance(meta, ArrayMetadata):
         return Array(st, node_path, meta, write_empty_chunks=kwargs.get("write_empty_chunks", False))
-    if use_consolidated is True and meta.consolidated is None:
-        raise MetadataError(f"group {display_path(node_path)} has no consolidated metadata (use_consolidated=True)")
     return Group(st, node_path, meta, use_consolidated=use_consolidated)
 
 

@@ -27,6 +27,12 @@ class Group(Node):
     group was opened with it, otherwise by listing the store."""
 
     def __init__(self, store: Store, path: str, metadata: GroupMetadata, *, use_consolidated: bool | None = None):
+        if use_consolidated is True and metadata.consolidated is None:
+            from ..errors import MetadataError
+
+            raise MetadataError(
+                f"group {display_path(path)} in {store!r} has no consolidated metadata (use_consolidated=True)"
+            )
         self._store = store
         self._path = path
         self._meta = metadata
@@ -39,10 +45,6 @@ class Group(Node):
         meta = read_metadata(store, path, zarr_format=zarr_format)
         if not isinstance(meta, GroupMetadata):
             raise NodeTypeError(f"the node at {display_path(path)} is an array, not a group")
-        if use_consolidated is True and meta.consolidated is None:
-            from ..errors import MetadataError
-
-            raise MetadataError(f"group {display_path(path)} has no consolidated metadata (use_consolidated=True)")
         return cls(store, path, meta, use_consolidated=use_consolidated)
 
     def __reduce__(self) -> tuple[Any, ...]:
