@@ -110,7 +110,7 @@ def _window_reads(ctx: Context, row: Row, loc: Loc, windows: list[tuple[slice, .
 
         return trial
 
-    round_robin(row, {ad.name: lambda ad=ad: prepare(ad) for ad in ctx.adapters}, ctx.sizes.repeats,
+    round_robin(row, {ad.name: lambda ad=ad: prepare(ad) for ad in ctx.adapters}, min(2, ctx.sizes.repeats),
                 lambda t: len(windows) / t, ctx.log)
 
 
