@@ -43,11 +43,23 @@ def display_path(path: str) -> str:
 
 
 def read_metadata(store: Store, path: str, *, zarr_format: int | None = None) -> NodeMetadata:
-    """Metadata of the node at ``path`` (one batched store request), v2 consolidated metadata included."""
+    """Metadata of the node at ``path``, v2 consolidated metadata included.
+
+    A v3 node costs one request (its ``zarr.json``, consolidated metadata
+    inline); only when there is none are the other formats' documents fetched,
+    in one more batch. On object stores every request is a round trip, and v3
+    is what new data is written as.
+    """
     prefix = prefix_of(path)
-    keys = list(METADATA_KEYS) + [ZMETADATA]
-    got = store.get_many([prefix + k for k in keys])
-    docs = {k: got[prefix + k] for k in keys if prefix + k in got}
+    docs: dict[str, Any] = {}
+    if zarr_format in (None, 3):
+        v3 = store.get(prefix + "zarr.json")
+        if v3 is not None:
+            docs["zarr.json"] = v3
+    if not docs and zarr_format != 3:
+        keys = [k for k in METADATA_KEYS if k != "zarr.json"] + [ZMETADATA]
+        got = store.get_many([prefix + k for k in keys])
+        docs = {k: got[prefix + k] for k in keys if prefix + k in got}
     zmeta = docs.pop(ZMETADATA, None)
     try:
         meta = parse_node(docs, display_path(path), zarr_format)
