@@ -56,7 +56,7 @@ QUICK = Sizes(
     name="quick", w1_shape=(128, 512, 512), w1_chunks=(64, 128, 128), w2_shards=(64, 256, 256),
     w3_window=(32, 32, 32), w3_count=200, w2_random=300, w4_shape=(2048, 2048), w4_chunks=(64, 64),
     w5_arrays=100, w6_w4_shape=(1024, 1024), w6_w2_shape=(64, 512, 512), w6_w2_shards=(64, 256, 256),
-    repeats=4, write_repeats=1,
+    repeats=3, write_repeats=1,
 )
 #: seconds: only for the smoke test of the machinery
 MICRO = Sizes(
