@@ -120,12 +120,16 @@ class _Interleaver(Store):
     """Makes two writer threads read a chunk before either writes it back:
     the schedule that loses an update without compare-and-set."""
 
-    def __init__(self, inner: Store) -> None:
+    def __init__(self, inner: Store, *, one_put_at_a_time: bool = False) -> None:
         super().__init__()
         self.inner = inner
         self.barrier = threading.Barrier(2)
         self.armed = True
         self.supports_conditional_writes = inner.supports_conditional_writes
+        # moto checks a PUT's precondition and stores it without a lock, so two
+        # simultaneous conditional PUTs could both pass there; issuing them one
+        # after the other keeps the lost-update schedule (both read first)
+        self._put_lock = threading.Lock() if one_put_at_a_time else None
 
     def _meet(self) -> None:
         if self.armed and threading.current_thread().name.startswith("writer"):
@@ -151,7 +155,10 @@ class _Interleaver(Store):
         self.inner.set(key, value)
 
     def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
-        return self.inner.set_if(key, value, expected=expected)
+        if self._put_lock is None:
+            return self.inner.set_if(key, value, expected=expected)
+        with self._put_lock:
+            return self.inner.set_if(key, value, expected=expected)
 
     def delete(self, key: str) -> None:
         self.inner.delete(key)
@@ -160,14 +167,21 @@ class _Interleaver(Store):
         return self.inner.list_prefix(prefix)
 
 
+@pytest.mark.parametrize("where", ["memory", "s3"])
 @pytest.mark.parametrize("optimistic", [False, True])
-def test_two_writers_same_chunk(optimistic: bool) -> None:
+def test_two_writers_same_chunk(optimistic: bool, where: str, request: pytest.FixtureRequest) -> None:
     """Default mode: documented as unsafe for overlapping chunks (an update is lost);
-    optimistic mode: both updates survive the same schedule."""
-    inner = MemoryStore()
+    optimistic mode: both updates survive the same schedule (S3: If-Match on moto)."""
+    if where == "s3":
+        from zarr_engine.storage import FsspecStore
+
+        inner: Store = FsspecStore(request.getfixturevalue("s3_bucket_url"),
+                                   request.getfixturevalue("s3_store_options"))
+    else:
+        inner = MemoryStore()
     # Not the fill value: the chunk is stored, so both writers must read it.
     ze.create_array(inner, shape=(10,), chunks=(10,), dtype="i4", fill_value=0)[...] = 5
-    store = _Interleaver(inner)
+    store = _Interleaver(inner, one_put_at_a_time=where == "s3")
     arr = ze.open_array(store, mode="r+", optimistic=optimistic)
 
     def write(i: int) -> None:

@@ -30,9 +30,15 @@ def _make(kind: str, tmp_path: Path) -> Store:
     return MemoryStore()
 
 
-@pytest.mark.parametrize("kind", ["local", "sqlite", "memory"])
-def test_compare_and_set_semantics(kind: str, tmp_path: Path) -> None:
-    store = _make(kind, tmp_path)
+@pytest.mark.parametrize("kind", ["local", "sqlite", "memory", "s3"])
+def test_compare_and_set_semantics(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if kind == "s3":  # ETags as versions, PUT with If-Match / If-None-Match (moto)
+        from zarr_engine.storage import FsspecStore
+
+        store: Store = FsspecStore(request.getfixturevalue("s3_bucket_url"),
+                                   request.getfixturevalue("s3_store_options"))
+    else:
+        store = _make(kind, tmp_path)
     assert store.supports_conditional_writes
     assert store.get_versioned("a/k") == (None, None)
     v1 = store.set_if("a/k", b"one", expected=None)

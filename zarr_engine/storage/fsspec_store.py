@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..errors import StoreError
+from ..errors import ConflictError, StoreError
 from .base import Store, validate_key, validate_prefix
 from .retry import backoff, is_missing_container, is_transient
 
@@ -342,6 +342,58 @@ class FsspecStore(Store):
         if keys:
             self._run_batch([lambda k=k: self._sdelete(k) for k in keys], [lambda k=k: self._adelete(k) for k in keys])
 
+    # -- conditional writes (S3) ----------------------------------------------
+    @property
+    def supports_conditional_writes(self) -> bool:  # type: ignore[override]
+        """True on S3: versions are ETags, and a PUT with ``If-Match`` (or
+        ``If-None-Match: *`` for a key that must be absent) is the compare-and-set."""
+        return self._protocol in ("s3", "s3a")
+
+    def _s3(self, method: str, key: str, **kwargs: Any) -> Any:
+        """One S3 API call on ``key`` through s3fs's client (GetObject returns (body, ETag))."""
+        from fsspec.asyn import sync
+
+        fs = self.fs
+        bucket, obj, _ = fs.split_path(self._path(key))
+
+        async def call() -> Any:
+            resp = await fs._call_s3(method, Bucket=bucket, Key=obj, **kwargs)
+            if method == "get_object":
+                async with resp["Body"] as body:
+                    return await body.read(), resp["ETag"]
+            return resp
+
+        return sync(fs.loop, call)
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        if not self.supports_conditional_writes:
+            return super().get_versioned(key)
+        try:
+            # one GetObject: the value and the ETag of that very value
+            return self._retry("reading", key, True, lambda: self._s3("get_object", key))
+        except _Absent:
+            return None, None
+
+    def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
+        if not self.supports_conditional_writes:
+            return super().set_if(key, value, expected=expected)
+        self._check_writable(key)
+        data = _as_bytes(value)
+        condition = {"IfNoneMatch": "*"} if expected is None else {"IfMatch": expected}
+
+        def put() -> str | None:
+            try:
+                return self._s3("put_object", key, Body=data, **condition)["ETag"]
+            except Exception as exc:  # noqa: BLE001 - a failed precondition is an answer, not a fault
+                if _precondition_failed(exc):
+                    return None
+                raise
+
+        etag = self._retry("writing", key, False, put)
+        if etag is None:
+            raise ConflictError(f"key {key!r} in {self._url} changed since it was read (S3 precondition failed)")
+        return etag
+
     # -- listing ------------------------------------------------------------
     def list_prefix(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``, sorted (one recursive listing of its folder)."""
@@ -409,6 +461,19 @@ def _trim(data: bytes, start: int, end: int | None) -> bytes:
 def _clip(size: int, start: int, end: int | None) -> tuple[int, int]:
     lo, hi, _ = slice(start, end).indices(size)
     return lo, max(lo, hi)
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """True when S3 refused a conditional write (412, or 409 for a concurrent conditional write)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, FileExistsError):  # s3fs's translation of If-None-Match failing
+            return True
+        code = str(getattr(seen, "response", {}).get("Error", {}).get("Code", ""))
+        if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _as_bytes(value: Any) -> bytes:
