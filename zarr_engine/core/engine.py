@@ -131,6 +131,11 @@ class ChunkIO:
             io.fixed_size = chain.encoded_size()
         return io
 
+    @property
+    def chunk_nbytes(self) -> int:
+        """Size of one chunk in memory, uncompressed."""
+        return math.prod(self.meta.chunk_shape) * self.meta.dtype.itemsize
+
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
 
@@ -214,14 +219,16 @@ def for_each_chunk(
                     _tls.read = bytearray(len(data) + (len(data) >> 3))  # next time it fits
                 return fn(i, data)
 
-            return run_indexed(fetch, n)
+            return run_indexed(fetch, n, item_bytes=size_hint)
         get = store.get
-        return run_indexed(lambda i: fn(i, get(keys[i])), n)
+        return run_indexed(lambda i: fn(i, get(keys[i])), n, item_bytes=size_hint or None)
     results: list[Any] = []
     for lo in range(0, n, BATCH_KEYS):
         batch = keys[lo : lo + BATCH_KEYS]
         got = store.get_many(batch)
-        results.extend(run_indexed(lambda i, lo=lo: fn(lo + i, got.get(keys[lo + i])), len(batch)))
+        results.extend(
+            run_indexed(lambda i, lo=lo: fn(lo + i, got.get(keys[lo + i])), len(batch), item_bytes=size_hint or None)
+        )
     return results
 
 
@@ -263,7 +270,7 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
         chunk = io.decode(data, keys[i], scratch=reuse)
         set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
 
-    for_each_chunk(io.store, keys, work, chunk_size * dtype.itemsize)
+    for_each_chunk(io.store, keys, work, io.chunk_nbytes)
     return out
 
 
@@ -281,7 +288,7 @@ def read_points(io: ChunkIO, plan: PointPlan, out_flat: np.ndarray) -> np.ndarra
         chunk = io.decode(data, keys[i])
         out_flat[g.positions] = chunk[g.local]
 
-    for_each_chunk(io.store, keys, work)
+    for_each_chunk(io.store, keys, work, io.chunk_nbytes)
     return out_flat
 
 

@@ -63,16 +63,28 @@ def in_pool_thread() -> bool:
     return threading.current_thread().name.startswith("zarr-engine")
 
 
-def run_indexed(fn: Callable[[int], T], n: int, *, min_per_task: int = 1) -> list[T]:
+#: items (chunks) smaller than this, uncompressed, are processed on the calling
+#: thread: their work is mostly Python, and threads contending for the GIL run
+#: slower than one thread alone. Measured on 2 cores, zstd-1 uint8 chunks read
+#: on one thread / two: 4 KiB 163 / 68 MB/s, 16 KiB 292 / 221, 64 KiB 1247 / 851,
+#: 256 KiB 1389 / 1998.
+PARALLEL_MIN_BYTES = 128 << 10
+
+
+def run_indexed(
+    fn: Callable[[int], T], n: int, *, min_per_task: int = 1, item_bytes: int | None = None
+) -> list[T]:
     """``[fn(0), ..., fn(n-1)]`` computed on the pool, in contiguous runs of indices.
 
-    Runs inline when there is one item, or when called from a pool thread (so
-    that pool work never waits on the pool).
+    Runs inline when there is one item, when the items are smaller than
+    :data:`PARALLEL_MIN_BYTES` (``item_bytes``: an item's uncompressed size), or
+    when called from a pool thread (so that pool work never waits on the pool).
     """
     if n == 0:
         return []
     workers = pool_size()
-    if n == 1 or workers == 1 or in_pool_thread():
+    small = item_bytes is not None and item_bytes < PARALLEL_MIN_BYTES
+    if n == 1 or workers == 1 or small or in_pool_thread():
         return [fn(i) for i in range(n)]
     ntasks = min(n, max(1, n // max(1, min_per_task)), workers * 4)
     bounds = [round(k * n / ntasks) for k in range(ntasks + 1)]
