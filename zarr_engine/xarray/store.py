@@ -58,11 +58,18 @@ def dims_and_attrs(array: Array) -> tuple[tuple[str, ...], dict[str, Any]]:
         dims = tuple(attrs.pop(DIMENSION_KEY))
     elif array.ndim == 0:
         dims = ()
+    elif array.zarr_format == "n5":
+        # N5 keeps no dimension names: numbered ones, as other N5 readers give
+        dims = tuple(f"dim_{i}" for i in range(array.ndim))
     else:
         raise KeyError(
             f"array {array.name} has neither v3 dimension_names nor the attribute {DIMENSION_KEY!r}, "
             "which xarray needs to name its dimensions"
         )
+    if array.zarr_format == "n5":
+        # the attributes N5 names come from are metadata here, not user attributes
+        attrs.pop(DIMENSION_KEY, None)
+        attrs.pop("dimension_names", None)
     if array.zarr_format == 2:
         attrs.pop(DIMENSION_KEY, None)
         attrs = {k: v for k, v in attrs.items() if not k.lower().startswith("_nc")}
@@ -112,7 +119,7 @@ def open_root_then_group(
             from ..errors import MetadataError
 
             raise MetadataError(f"no consolidated metadata at the root of {store!r} (consolidated=True)")
-        if root is not None:
+        if root is not None and root.zarr_format != "n5":  # N5 has no consolidated form to suggest
             warnings.warn(
                 f"{store!r} has no consolidated metadata: opened it by listing the store, which is slower. "
                 "Consolidate it (zarr_engine.consolidate_metadata) or pass consolidated=False to silence this.",
