@@ -330,12 +330,7 @@ class RetryingStore(_Delegate):
             if not self.classify(exc):
                 raise
         self.retried += 1
-        out: dict[str, bytes] = {}
-        for key in keys:
-            value = self.get(key)
-            if value is not None:
-                out[key] = value
-        return out
+        return Store.get_many(self, keys)  # the sequential default: one retried get per key
 
     def get_ranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
         try:
@@ -344,7 +339,7 @@ class RetryingStore(_Delegate):
             if not self.classify(exc):
                 raise
         self.retried += 1
-        return [self.get_range(key, start, end) for key, start, end in requests]
+        return Store.get_ranges(self, requests)  # the sequential default: one retried get_range each
 
     def exists(self, key: str) -> bool:
         return self._call("inspecting", key, lambda: self.inner.exists(key))
