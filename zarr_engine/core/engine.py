@@ -13,12 +13,11 @@ rewritten; a chunk that ends up all fill value is deleted unless
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import math
 
 import numpy as np
 
@@ -194,9 +193,6 @@ class ChunkIO:
         return chunk
 
 
-def _batched(store: Store) -> bool:
-    return bool(getattr(store, "prefers_batches", False))
-
 
 def for_each_chunk(
     store: Store, keys: Sequence[str], fn: Callable[[int, Any], Any], size_hint: int = 0
@@ -207,7 +203,7 @@ def for_each_chunk(
     ``read_into`` a buffer, a value may be a read-only view of a per-thread
     buffer: ``fn`` must be done with it when it returns."""
     n = len(keys)
-    if not _batched(store):
+    if not store.prefers_batches:
         read_into = getattr(store, "read_into", None)
         if read_into is not None and 0 < size_hint <= READ_BUFFER_MAX:
             hint = size_hint + 4096  # room for the few bytes a codec adds to incompressible data
@@ -351,7 +347,7 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
 
     need_old = {i for i, p in enumerate(projs) if not p.covers_valid}
     # chunks wholly covered never read the store; partial ones read-modify-write
-    if not _batched(io.store):
+    if not io.store.prefers_batches:
         # local-like stores: each pool task reads, encodes and stores its own chunk
         store = io.store
 

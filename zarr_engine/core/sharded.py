@@ -67,9 +67,6 @@ def sharding_of(chain: "CodecChain") -> ShardingCodec | None:
     return None
 
 
-def _batched(store: Any) -> bool:
-    return bool(getattr(store, "prefers_batches", False))
-
 
 # ---------------------------------------------------------------------------
 # planning on the inner grid
@@ -158,7 +155,7 @@ def _fetch_whole(store: Any, keys: list[str]) -> list[Any]:
     """Whole values of ``keys`` (None where absent): one ``get_many`` for stores
     that batch, else one ``get`` per key spread over the pool (local files read
     in parallel, as the unsharded engine does)."""
-    if _batched(store):
+    if store.prefers_batches:
         got = store.get_many(keys)
         return [got.get(k) for k in keys]
     get = store.get
@@ -178,7 +175,7 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
     whole = [s for s, items in groups.items() if len(items) == sh.valid_count(s)]
     partial = [s for s, items in groups.items() if len(items) != sh.valid_count(s)]
 
-    if len(whole) > 1 and not _batched(io.store) and pool_size() > 1 and not in_pool_thread():
+    if len(whole) > 1 and not io.store.prefers_batches and pool_size() > 1 and not in_pool_thread():
         _pipeline_whole(sh, whole, groups, work)
         whole = []
     for lo in range(0, len(whole), BATCH_SHARDS):
@@ -202,7 +199,7 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
     requests: list[tuple[str, int, int]] = []
     served: list[list[tuple[int, int, int]]] = []  # per request: (j, start in request, length)
     tasks = []
-    gap = MAX_GAP_REMOTE if _batched(io.store) else MAX_GAP_LOCAL
+    gap = MAX_GAP_REMOTE if io.store.prefers_batches else MAX_GAP_LOCAL
     for s, key, index_bytes in zip(partial, keys, raw):
         items = groups[s]
         if index_bytes is None:
@@ -412,14 +409,14 @@ def _write(
         def commit(b: int) -> bool:
             shard = layout.assemble(parts[b])
             if shard is None:
-                if not _batched(store):
+                if not store.prefers_batches:
                     store.delete(keys[b])
                 return False
-            if not _batched(store):
+            if not store.prefers_batches:
                 store.set(keys[b], shard)
             return True
 
-        if _batched(store):
+        if store.prefers_batches:
             assembled = [layout.assemble(p) for p in parts]
             puts = [(k, v) for k, v in zip(keys, assembled) if v is not None]
             dels = [k for k, v in zip(keys, assembled) if v is None]
