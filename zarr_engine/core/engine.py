@@ -328,7 +328,6 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
         return 0, 0
     keys = [io.key(p.coords) for p in projs]
     chunk_shape = tuple(io.meta.chunk_shape)
-    totals = [0, 0]
 
     def build(i: int, old: Any) -> tuple[str, Any]:
         p = projs[i]
@@ -362,16 +361,16 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
         done = run_indexed(local, len(projs))
         written = sum(1 for _, v in done if v is not None)
         return written, len(done) - written
-    step = BATCH_KEYS
-    for lo in range(0, len(projs), step):
-        idx = list(range(lo, min(lo + step, len(projs))))
+    written = deleted = 0
+    for lo in range(0, len(projs), BATCH_KEYS):
+        idx = list(range(lo, min(lo + BATCH_KEYS, len(projs))))
         old_keys = [keys[i] for i in idx if i in need_old]
         olds = io.store.get_many(old_keys) if old_keys else {}
         encoded = run_indexed(lambda j: build(idx[j], olds.get(keys[idx[j]])), len(idx))
         w, d = _commit(io, encoded)
-        totals[0] += w
-        totals[1] += d
-    return totals[0], totals[1]
+        written += w
+        deleted += d
+    return written, deleted
 
 
 def write_points(io: ChunkIO, plan: PointPlan, values_flat: np.ndarray, *, write_empty: bool) -> tuple[int, int]:
