@@ -563,11 +563,16 @@ def _fmt_specs(specs: Any) -> str:
     return ", ".join(parts) if parts else "-"
 
 
-def _fmt_bytes(n: int) -> str:
-    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
     v = float(n)
-    for u in units:
-        if v < 1024 or u == units[-1]:
-            return f"{n} ({v:.1f}{u})" if u != "B" else f"{n}"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(v) < 1024 or unit == "TiB":
+            return f"{int(v)} B" if unit == "B" else f"{v:.1f} {unit}"
         v /= 1024
-    return str(n)
+    return f"{n} B"
+
+
+def _fmt_bytes(n: int) -> str:
+    """``80000 (78.1 KiB)``; plain ``n`` below a KiB."""
+    return f"{n}" if n < 1024 else f"{n} ({human_bytes(n)})"
