@@ -11,6 +11,10 @@ class ZarrEngineError(Exception):
     """Root of every error zarr_engine raises on purpose."""
 
 
+class ArgumentError(ZarrEngineError, ValueError):
+    """An argument of a public function is invalid (an unknown mode, ...)."""
+
+
 class MetadataError(ZarrEngineError, ValueError):
     """Metadata is malformed, inconsistent or of an unsupported kind."""
 

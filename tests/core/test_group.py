@@ -82,3 +82,10 @@ def test_use_consolidated_true_requires_consolidated_metadata(tmp_path):
     for opener in (ze.open_group, ze.open):
         with pytest.raises(ze.errors.MetadataError, match="has no consolidated metadata"):
             opener(str(tmp_path / "nc"), mode="r", use_consolidated=True)
+
+
+def test_unknown_mode_is_a_clear_error(tmp_path):
+    for opener in (ze.open, ze.open_group, ze.open_array):
+        with pytest.raises(ze.errors.ArgumentError, match="mode must be one of r, r\\+, a, w, w-; got 'rw'"):
+            opener(str(tmp_path / "m"), mode="rw")
+    assert not (tmp_path / "m").exists()  # nothing was created

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..codecs.normalize import normalize_compressors, normalize_filters, normalize_serializer
-from ..errors import ContainsNodeError, MetadataError, NodeNotFoundError
+from ..errors import ArgumentError, ContainsNodeError, MetadataError, NodeNotFoundError
 from ..format import consolidated as _consolidated
 from ..format.create import create_array_metadata
 from ..format.metadata import ArrayMetadata, GroupMetadata
@@ -44,7 +44,7 @@ DEFAULT_INDEX_CODECS = (
 
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise ArgumentError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
 
 
 def _resolve(store: Any, mode: str, storage_options: dict[str, Any] | None, path: str | None) -> tuple[Store, str]:
