@@ -53,3 +53,14 @@ def test_python_dash_m(hierarchy):
     r = subprocess.run([sys.executable, "-m", "zarr_engine.cli", "ls", hierarchy], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and "temperature" in r.stdout
+
+
+def test_exit_codes_follow_the_error_kind():
+    from zarr_engine import errors
+    from zarr_engine.cli._common import EXIT_CORRUPT, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, exit_code_for
+
+    assert exit_code_for(errors.ArgumentError("mode")) == EXIT_USAGE
+    assert exit_code_for(errors.SelectionError("sel")) == EXIT_USAGE
+    assert exit_code_for(errors.ChunkCorruptError("c/0")) == EXIT_CORRUPT
+    assert exit_code_for(errors.NodeNotFoundError("/x")) == EXIT_NOT_FOUND
+    assert exit_code_for(errors.MetadataError("bad")) == EXIT_INVALID

@@ -49,7 +49,7 @@ class UsageError(Exception):
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code a script should see for ``exc`` (see :data:`EXIT_CODES_HELP`)."""
-    if isinstance(exc, (UsageError, errors.SelectionError)):
+    if isinstance(exc, (UsageError, errors.SelectionError, errors.ArgumentError)):
         return EXIT_USAGE
     if isinstance(exc, errors.ChunkCorruptError):
         return EXIT_CORRUPT
