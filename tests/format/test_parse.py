@@ -211,3 +211,45 @@ def test_to_documents_writes_strings_for_nan_and_never_bare_tokens():
     raw = to_documents(meta)[".zattrs"]
     assert b"NaN" in raw and b": NaN" not in raw
     assert json.loads(raw) == {"a": "NaN", "b": ["Infinity"]}
+
+
+def test_parsed_codecs_and_attributes_do_not_share_containers_with_the_document():
+    from zarr_engine.format.v3 import parse_array_v3
+
+    doc = copy.deepcopy(V3_ARRAY)
+    doc["attributes"] = {"nested": {"list": [1, {"deep": "x"}]}, "t": (1, 2)}
+    doc["codecs"] = [{"name": "bytes", "configuration": {"endian": "little", "extra": [1, 2]}}]
+    meta = parse_array_v3(doc)
+    doc["attributes"]["nested"]["list"][1]["deep"] = "changed"
+    doc["attributes"]["t"] = None
+    doc["codecs"][0]["configuration"]["extra"].append(3)
+    assert meta.attributes == {"nested": {"list": [1, {"deep": "x"}]}, "t": (1, 2)}
+    assert meta.codecs[0]["configuration"] == {"endian": "little", "extra": [1, 2]}
+
+
+def test_attributes_nested_beyond_the_limit_are_refused_naming_the_field():
+    from zarr_engine.format._util import MAX_DEPTH
+    from zarr_engine.format.v3 import parse_array_v3
+
+    deep: object = 0
+    for _ in range(MAX_DEPTH + 2):
+        deep = [deep]
+    doc = copy.deepcopy(V3_ARRAY)
+    doc["attributes"] = {"a": deep}
+    with pytest.raises(MetadataError, match="'attributes' is nested more than"):
+        parse_array_v3(doc)
+    doc = copy.deepcopy(V3_ARRAY)
+    doc["codecs"] = [{"name": "bytes", "configuration": {"x": deep}}]
+    with pytest.raises(MetadataError, match="'codecs' is nested more than"):
+        parse_array_v3(doc)
+
+
+def test_non_json_attribute_values_given_by_a_caller_are_copied_not_shared():
+    import numpy as np
+
+    from zarr_engine.format._util import checked_copy
+
+    arr = np.arange(3)
+    out = checked_copy({"a": arr}, "", "zarr.json", "attributes")
+    arr[0] = 99
+    assert out["a"].tolist() == [0, 1, 2]

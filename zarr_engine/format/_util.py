@@ -8,6 +8,7 @@ look at and what is wrong in it.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any, NoReturn
@@ -72,6 +73,11 @@ def as_str(value: Any, path: str, key: str, field: str) -> str:
 
 def as_shape(value: Any, path: str, key: str, field: str, *, positive: bool = False) -> tuple[int, ...]:
     """A JSON list of non-negative (or positive) integers, bounded in length and size."""
+    lowest = 1 if positive else 0
+    if type(value) is list and len(value) <= MAX_NDIM and all(
+        type(v) is int and lowest <= v <= MAX_EXTENT for v in value
+    ):
+        return tuple(value)  # the common case, checked in one pass
     if not isinstance(value, (list, tuple)):
         fail(path, key, f"field {field!r} must be a list of integers, got {short(value)}")
     if len(value) > MAX_NDIM:
@@ -83,7 +89,6 @@ def as_shape(value: Any, path: str, key: str, field: str, *, positive: bool = Fa
         if not is_int(v) and not isinstance(v, np.integer):
             fail(path, key, f"field {field!r}[{i}] must be an integer, got {short(v)}")
         v = int(v)
-        lowest = 1 if positive else 0
         if v < lowest:
             what = "positive" if positive else "non-negative"
             fail(path, key, f"field {field!r}[{i}] must be {what}, got {v}")
@@ -188,3 +193,26 @@ def check_depth(value: Any, path: str, key: str, field: str, depth: int = 0) -> 
     elif isinstance(value, list):
         for v in value:
             check_depth(v, path, key, field, depth + 1)
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def checked_copy(value: Any, path: str, key: str, field: str, depth: int = 0) -> Any:
+    """A copy of a JSON value, refusing one nested deeper than :data:`MAX_DEPTH`.
+
+    One pass does what :func:`check_depth` followed by ``copy.deepcopy`` did in
+    two; containers are rebuilt, JSON scalars shared (they are immutable), and
+    anything else (a numpy value in attributes given by a caller) deep-copied.
+    """
+    if depth > MAX_DEPTH:
+        fail(path, key, f"field {field!r} is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    if isinstance(value, dict):
+        return {k: checked_copy(v, path, key, field, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [checked_copy(v, path, key, field, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(checked_copy(v, path, key, field, depth + 1) for v in value)
+    return copy.deepcopy(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ._util import as_dict, as_shape, check_depth, fail, load_json, require, short
+from ._util import as_dict, as_shape, check_depth, checked_copy, fail, load_json, require, short
 from .dtypes import V2_OBJECT_CODECS, DataType, Endian
 from .metadata import ArrayMetadata, ChunkKeyEncoding, CodecSpec, GroupMetadata
 
@@ -40,8 +40,7 @@ def _numcodecs_config(value: Any, path: str, key: str, field: str) -> dict[str, 
     codec_id = config.get("id")
     if not isinstance(codec_id, str) or not codec_id:
         fail(path, key, f"{field}: a numcodecs configuration needs a string 'id', got {short(config)}")
-    check_depth(config, path, key, field)
-    return copy.deepcopy(config)
+    return checked_copy(config, path, key, field)
 
 
 def _spec(config: dict[str, Any]) -> CodecSpec:

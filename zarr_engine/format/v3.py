@@ -14,8 +14,8 @@ from typing import Any
 from ._util import (
     as_dict,
     as_shape,
-    check_depth,
     check_relative_path,
+    checked_copy,
     fail,
     join_path,
     load_json,
@@ -66,8 +66,7 @@ def normalize_codec(spec: Any, path: str = "", key: str = KEY, field: str = "cod
         config = {}
     if not isinstance(config, dict):
         fail(path, key, f"{field}: configuration of codec {name!r} must be an object, got {short(config)}")
-    check_depth(config, path, key, field)
-    return {"name": name, "configuration": copy.deepcopy(config)}
+    return {"name": name, "configuration": checked_copy(config, path, key, field)}
 
 
 def normalize_codecs(value: Any, path: str = "", key: str = KEY, field: str = "codecs") -> tuple[CodecSpec, ...]:
@@ -156,8 +155,7 @@ def parse_dimension_names(value: Any, ndim: int, path: str = "", key: str = KEY)
 
 def parse_attributes(value: Any, path: str = "", key: str = KEY) -> dict[str, Any]:
     attrs = as_dict(value, path, key, "attributes")
-    check_depth(attrs, path, key, "attributes")
-    return copy.deepcopy(attrs)
+    return checked_copy(attrs, path, key, "attributes")
 
 
 def _extension_fields(doc: dict[str, Any], known: tuple[str, ...], path: str) -> dict[str, Any]:
@@ -167,8 +165,7 @@ def _extension_fields(doc: dict[str, Any], known: tuple[str, ...], path: str) ->
         if name in known:
             continue
         if isinstance(value, dict) and value.get("must_understand") is False:
-            check_depth(value, path, KEY, name)
-            extra[name] = copy.deepcopy(value)
+            extra[name] = checked_copy(value, path, KEY, name)
         else:
             fail(path, KEY, f"unknown field {name!r} (an extension field must say \"must_understand\": false)")
     return extra
