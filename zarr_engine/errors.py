@@ -85,3 +85,45 @@ class ResourceError(ZarrEngineError, MemoryError):
 
 class ConflictError(StoreError):
     """A conditional write found the stored value changed by another writer."""
+
+
+# -- the xarray integration ---------------------------------------------------
+# Each is also the builtin that xarray's own zarr backend raises in the same case,
+# so code (and xarray's test-suite) catching ValueError, KeyError, ... keeps working.
+
+
+def _message_as_written(self: BaseException) -> str:
+    # KeyError's str() is the repr of its message (quoted, escaped): print the message as written
+    return str(self.args[0]) if len(self.args) == 1 else Exception.__str__(self)
+
+
+class DatasetWriteError(ZarrEngineError, ValueError):
+    """``to_zarr`` cannot write as asked: bad mode, region, append_dim or encoding, or a clash with what is stored."""
+
+
+class DatasetTypeError(ZarrEngineError, TypeError):
+    """An argument of ``to_zarr`` or a dataset name is of the wrong type (a region not a dict of slices, ...)."""
+
+
+class DatasetKeyError(ZarrEngineError, KeyError):
+    """``to_zarr`` names something absent: a variable in ``encoding``, stored coordinate values for ``region="auto"``."""
+
+    __str__ = _message_as_written
+
+
+class DatasetUnsupportedError(ZarrEngineError, NotImplementedError):
+    """A Dataset feature Zarr cannot represent (unlimited dimensions)."""
+
+
+class InvalidAttributeError(MetadataError, TypeError):
+    """An attribute of a dataset or variable cannot be stored as JSON."""
+
+
+class DimensionNamesError(MetadataError, KeyError):
+    """An array has no dimension names for xarray (``dimension_names``/``_ARRAY_DIMENSIONS``), or the wrong number."""
+
+    __str__ = _message_as_written
+
+
+class DimensionLengthError(MetadataError):
+    """Arrays of one group give the same dimension different lengths."""

@@ -12,7 +12,8 @@ its zarr coders (``encode_zarr_variable``) and lays them out the way xarray's
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,20 @@ from xarray.core.variable import Variable
 from ..core.api import consolidate_metadata, open_group
 from ..core.array import Array
 from ..core.group import Group
-from ..errors import AlignmentError, NodeNotFoundError
+from ..errors import (
+    AlignmentError,
+    DatasetKeyError,
+    DatasetTypeError,
+    DatasetUnsupportedError,
+    DatasetWriteError,
+    DimensionLengthError,
+    DimensionNamesError,
+    InvalidAttributeError,
+    MetadataError,
+    NodeNotFoundError,
+    ZarrEngineError,
+)
+from ..format._util import to_plain_json
 from .array import ZarrEngineBackendArray
 from .codecs import encoding_codecs
 
@@ -62,7 +76,7 @@ def dims_and_attrs(array: Array) -> tuple[tuple[str, ...], dict[str, Any]]:
         # N5 keeps no dimension names: numbered ones, as other N5 readers give
         dims = tuple(f"dim_{i}" for i in range(array.ndim))
     else:
-        raise KeyError(
+        raise DimensionNamesError(
             f"array {array.name} has neither v3 dimension_names nor the attribute {DIMENSION_KEY!r}, "
             "which xarray needs to name its dimensions"
         )
@@ -74,8 +88,40 @@ def dims_and_attrs(array: Array) -> tuple[tuple[str, ...], dict[str, Any]]:
         attrs.pop(DIMENSION_KEY, None)
         attrs = {k: v for k, v in attrs.items() if not k.lower().startswith("_nc")}
     if len(dims) != array.ndim:
-        raise KeyError(f"array {array.name} has {array.ndim} dimensions but names {dims!r}")
+        raise DimensionNamesError(f"array {array.name} has {array.ndim} dimensions but names {dims!r}")
     return dims, attrs
+
+
+@contextmanager
+def user_errors(where: str, *, keep_cause: bool = False) -> Iterator[None]:
+    """Re-raise the builtin errors of xarray's checks (bad arguments, a dataset that does not fit the
+    store) as our errors of the same builtin kind, their message followed by ``where``.
+
+    ``keep_cause`` chains the original, for errors raised deep inside encoders rather than by a check.
+    """
+    try:
+        yield
+    except ZarrEngineError:
+        raise
+    except (KeyError, TypeError, NotImplementedError, ValueError) as e:
+        kind = (
+            DatasetKeyError if isinstance(e, KeyError)
+            else DatasetTypeError if isinstance(e, TypeError)
+            else DatasetUnsupportedError if isinstance(e, NotImplementedError)
+            else DatasetWriteError
+        )
+        text = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else str(e)
+        raise kind(f"{text} ({where})") from (e if keep_cause else None)
+
+
+def check_attributes(attrs: Mapping[Any, Any], what: str) -> None:
+    """Refuse, before anything is written, an attribute that cannot be stored as JSON;
+    the message names ``what`` they belong to and the attribute."""
+    for key, value in attrs.items():
+        try:
+            to_plain_json({key: value})
+        except MetadataError as e:
+            raise InvalidAttributeError(f"Invalid attribute in {what}: {key!r}: {e}") from None
 
 
 def open_root_then_group(
@@ -334,7 +380,10 @@ class ZarrEngineStore(AbstractWritableDataStore):
             dims, _ = dims_and_attrs(array)
             for d, n in zip(dims, array.shape):
                 if d in sizes and sizes[d] != n:
-                    raise ValueError(f"found conflicting lengths for dimension {d} ({n} != {sizes[d]})")
+                    raise DimensionLengthError(
+                        f"found conflicting lengths for dimension {d} ({n} != {sizes[d]}): array "
+                        f"{array.name} disagrees with an earlier array of {self.describe()}"
+                    )
                 sizes[d] = n
         return sizes
 
@@ -344,22 +393,34 @@ class ZarrEngineStore(AbstractWritableDataStore):
     def sync(self) -> None:
         pass
 
+    def describe(self) -> str:
+        """The group and store, for messages."""
+        return f"group {self.zarr_group.name!r} of {self.zarr_group.store}"
+
     # -- writing -------------------------------------------------------------
+    def encode(self, variables: Mapping[Hashable, Variable], attributes: Mapping[str, Any]) -> tuple[dict, dict]:
+        """xarray's ``encode``, but each variable's name reaches ``encode_variable`` (for its messages)."""
+        encoded = {k: self.encode_variable(v, name=k) for k, v in variables.items()}
+        return encoded, {k: self.encode_attribute(v) for k, v in attributes.items()}
+
     def encode_variable(self, variable: Variable, name: Hashable | None = None) -> Variable:
-        return encode_zarr_variable(variable, name=name, zarr_format=self.zarr_format)
+        with user_errors(f"encoding variable {name!r} for {self.describe()}", keep_cause=True):
+            return encode_zarr_variable(variable, name=name, zarr_format=self.zarr_format)
 
     def encode_attribute(self, a: Any) -> Any:
         return encode_zarr_attr_value(a)
 
     def set_dimensions(self, variables: Any, unlimited_dims: Any = None) -> None:
         if unlimited_dims is not None:
-            raise NotImplementedError("Zarr has no unlimited dimensions; use append_dim to grow one")
+            raise DatasetUnsupportedError(
+                f"Zarr has no unlimited dimensions (unlimited_dims={unlimited_dims!r} for {self.describe()}); "
+                "use append_dim to grow one"
+            )
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        try:
-            self.zarr_group.attrs.put(dict(attributes))
-        except TypeError as e:
-            raise TypeError("Invalid attribute in Dataset.attrs.") from e
+        # xarray's message first ("Invalid attribute in Dataset.attrs."), then which one and why
+        check_attributes(attributes, f"Dataset.attrs. (written to {self.describe()})")
+        self.zarr_group.attrs.put(dict(attributes))
 
     def store(
         self,
@@ -379,14 +440,17 @@ class ZarrEngineStore(AbstractWritableDataStore):
         existing = {vn for vn in variables if _encode_variable_name(vn) in existing_keys}
         new = [vn for vn in variables if vn not in existing]
         if self._mode == "r+" and new:
-            raise ValueError(
-                f"dataset contains non-pre-existing variables {new!r}, which is not allowed with mode='r+'; "
-                "use mode='a' to add variables"
+            raise DatasetWriteError(
+                f"dataset contains non-pre-existing variables {new!r}, which is not allowed with mode='r+' "
+                f"({self.describe()}); use mode='a' to add variables"
             )
         if self._append_dim is not None and self._append_dim not in existing_keys:
             dims = self.get_dimensions()
             if self._append_dim not in dims:
-                raise ValueError(f"append_dim={self._append_dim!r} does not match any existing dataset dimensions {dims}")
+                raise DatasetWriteError(
+                    f"append_dim={self._append_dim!r} does not match any existing dataset dimensions {dims} "
+                    f"of {self.describe()}"
+                )
 
         encoded, attributes = self.encode({vn: variables[vn] for vn in new}, attributes)
         if existing:
@@ -397,14 +461,16 @@ class ZarrEngineStore(AbstractWritableDataStore):
             )
             redo = {}
             for vn in existing:
-                _validate_datatypes_for_zarr_append(vn, stored[vn], variables[vn])
+                with user_errors(f"in {self.describe()}"):
+                    _validate_datatypes_for_zarr_append(vn, stored[vn], variables[vn])
                 redo[vn] = variables[vn].copy(deep=False)
                 redo[vn].encoding = stored[vn].encoding
             redo, _ = self.encode(redo, {})
             for vn in existing:
-                encoded[vn] = _validate_and_transpose_existing_dims(
-                    vn, redo[vn], stored[vn], self._write_region, self._append_dim
-                )
+                with user_errors(f"in {self.describe()}"):
+                    encoded[vn] = _validate_and_transpose_existing_dims(
+                        vn, redo[vn], stored[vn], self._write_region, self._append_dim
+                    )
         if self._mode not in ("r", "r+"):
             self.set_attributes(attributes)
             self.set_dimensions(encoded, unlimited_dims=unlimited_dims)
@@ -432,17 +498,23 @@ class ZarrEngineStore(AbstractWritableDataStore):
                 if fill_value is None and v.dtype.kind == "f":
                     fill_value = np.nan  # xarray's default for floats (zarr's would be 0)
                 if attrs.get("_FillValue") is not None:
-                    attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], v.dtype)
+                    with user_errors(f"_FillValue of variable {vn!r} of {self.describe()}"):
+                        attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], v.dtype)
                 else:
                     attrs.pop("_FillValue", None)
             if "_FillValue" in v.encoding:
                 if v.encoding["_FillValue"] is not None:
-                    raise ValueError("Zarr does not support _FillValue in encoding.")
+                    raise DatasetWriteError(
+                        f"Zarr does not support _FillValue in encoding (variable {vn!r} of {self.describe()})."
+                    )
                 del v.encoding["_FillValue"]
             # validated for existing variables too, before anything is resized
-            encoding = extract_zarr_variable_encoding(
-                v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=fmt
-            )
+            with user_errors(f"variable {vn!r} of {self.describe()}"):
+                encoding = extract_zarr_variable_encoding(
+                    v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=fmt
+                )
+            if name not in existing_keys:
+                check_attributes(attrs, f"the attrs of variable {vn!r} (written to {self.describe()})")
             if name in existing_keys:
                 array = self.members[name]
                 assert isinstance(array, Array)
@@ -488,4 +560,6 @@ class ZarrEngineStore(AbstractWritableDataStore):
         if encoding and self._mode in ("a", "a-", "r+"):
             for name in self.array_keys():
                 if name in encoding:
-                    raise ValueError(f"variable {name!r} already exists, but encoding was provided")
+                    raise DatasetWriteError(
+                        f"variable {name!r} already exists in {self.describe()}, but encoding was provided"
+                    )

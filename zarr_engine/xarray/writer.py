@@ -23,7 +23,8 @@ from xarray.namedarray.pycompat import is_chunked_array
 
 from ..core.array import Array
 from ..core.group import Group
-from .store import ZarrEngineStore
+from ..errors import DatasetKeyError, DatasetTypeError, DatasetWriteError
+from .store import ZarrEngineStore, user_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -108,9 +109,9 @@ def create_variable_array(
     enc.pop("fill_value", None)
     if write_empty is not None:
         if "write_empty_chunks" in enc and enc["write_empty_chunks"] != write_empty:
-            raise ValueError(
+            raise DatasetWriteError(
                 'Differing "write_empty_chunks" values in encoding and parameters: '
-                f"encoding has {enc['write_empty_chunks']!r}, write_empty_chunks={write_empty!r}"
+                f"encoding of variable {name!r} has {enc['write_empty_chunks']!r}, write_empty_chunks={write_empty!r}"
             )
         enc["write_empty_chunks"] = write_empty
     attributes = {k: _jsonable(val) for k, val in attrs.items()}
@@ -161,37 +162,48 @@ def target_region(array: Array, v: Any, write_region: Any, append_dim: Hashable 
 def resolve_region(store: ZarrEngineStore, ds: Any, region: Any, mode: str, append_dim: Hashable | None) -> dict:
     """``region`` as a dict of slices: ``"auto"`` entries are found by looking the dataset's
     index values up in the stored coordinates; everything is validated as xarray does."""
+    where = store.describe()
     if region == "auto":
         region = dict.fromkeys(ds.dims, "auto")
     if not isinstance(region, dict):
-        raise TypeError(f"``region`` must be a dict, got {type(region)}")
+        raise DatasetTypeError(f"``region`` must be a dict, got {type(region)} (writing to {where})")
     region = dict(region)
     if any(isinstance(v, str) and v == "auto" for v in region.values()):
         if mode not in ("r+", "a"):
-            raise ValueError(f"``mode`` must be 'r+' or 'a' when using ``region='auto'``, got {mode!r}")
+            raise DatasetWriteError(
+                f"``mode`` must be 'r+' or 'a' when using ``region='auto'``, got {mode!r} (writing to {where})"
+            )
         for dim, val in list(region.items()):
             if isinstance(val, str) and val == "auto":
                 region[dim] = _auto_slice(store, ds, dim)
     for dim, s in region.items():
         if dim not in ds.dims:
-            raise ValueError(
-                f"all keys in ``region`` are not in Dataset dimensions, got {list(region)} and {list(ds.dims)}"
+            raise DatasetWriteError(
+                f"all keys in ``region`` are not in Dataset dimensions, got {list(region)} and {list(ds.dims)}: "
+                f"{dim!r} is not a dimension of the dataset (writing to {where})"
             )
         if not isinstance(s, slice):
-            raise TypeError(f"all values in ``region`` must be slice objects, got region={region}")
+            raise DatasetTypeError(
+                f"all values in ``region`` must be slice objects, got region={region}: {dim!r} maps to "
+                f"{type(s).__name__} (writing to {where})"
+            )
         if s.step not in (1, None):
-            raise ValueError(f"step on all slices in ``region`` must be 1 or None, got region={region}")
+            raise DatasetWriteError(
+                f"step on all slices in ``region`` must be 1 or None, got region={region}: {dim!r} has step "
+                f"{s.step} (writing to {where})"
+            )
     outside = [k for k, v in ds.variables.items() if not set(region).intersection(v.dims)]
     if region and outside:
-        raise ValueError(
+        raise DatasetWriteError(
             f"when setting `region` explicitly in to_zarr(), all variables in the dataset to write must have "
             f"at least one dimension in common with the region's dimensions {list(region)}, but that is not the "
-            f"case for some variables here. To drop these variables from this dataset before exporting to zarr, "
-            f"write: .drop_vars({outside!r})"
+            f"case for variables {outside!r} here (writing to {where}). To drop these variables from this "
+            f"dataset before exporting to zarr, write: .drop_vars({outside!r})"
         )
     if append_dim is not None and append_dim in region:
-        raise ValueError(
-            f"cannot list the same dimension in both ``append_dim`` and ``region`` with to_zarr(), got {append_dim} in both"
+        raise DatasetWriteError(
+            f"cannot list the same dimension in both ``append_dim`` and ``region`` with to_zarr(), got {append_dim} "
+            f"in both (writing to {where})"
         )
     return region
 
@@ -199,18 +211,24 @@ def resolve_region(store: ZarrEngineStore, ds: Any, region: Any, mode: str, appe
 def _auto_slice(store: ZarrEngineStore, ds: Any, dim: Hashable) -> slice:
     if dim not in ds._variables:
         return slice(0, ds.sizes[dim])  # a dimension without coordinate: the whole length
+    if str(dim) not in store.array_keys():
+        raise DatasetKeyError(
+            f"region='auto' needs the stored coordinate '{dim}' to find where to write, but {store.describe()} "
+            f"has no array {str(dim)!r}"
+        )
     stored = conventions.decode_cf_variable(dim, store.open_store_variable(str(dim)).compute())
     where = pd.Index(stored.data).get_indexer(ds[dim].data)
     if (where == -1).any():
-        raise KeyError(
-            f"Not all values of coordinate '{dim}' in the new array were found in the original store. "
-            "Writing to a zarr region slice requires that no dimensions or metadata are changed by the write."
+        raise DatasetKeyError(
+            f"Not all values of coordinate '{dim}' in the new array were found in the original store "
+            f"({store.describe()}). Writing to a zarr region slice requires that no dimensions or metadata are "
+            "changed by the write."
         )
     if (np.diff(where) != 1).any():
-        raise ValueError(
-            f"The auto-detected region of coordinate '{dim}' for writing new data to the original store had "
-            "non-contiguous indices. Writing to a zarr region slice requires that the new data constitute a "
-            "contiguous subset of the original store."
+        raise DatasetWriteError(
+            f"The auto-detected region of coordinate '{dim}' for writing new data to the original store "
+            f"({store.describe()}) had non-contiguous indices. Writing to a zarr region slice requires that the "
+            "new data constitute a contiguous subset of the original store."
         )
     return slice(int(where[0]), int(where[-1]) + 1)
 
@@ -282,7 +300,8 @@ def to_zarr(
     dask data (metadata and numpy data are written at once).
     """
     ds = _as_dataset(ds)
-    _validate_dataset_names(ds)
+    with user_errors(f"writing to {store!r}"):
+        _validate_dataset_names(ds)
     # unsafe (unaligned) writes are never done; asking for them gets aligned ones
     align = bool(align_chunks) or not safe_chunks
     for v in ds.variables.values():
@@ -290,7 +309,8 @@ def to_zarr(
             v.load()  # nothing to parallelise, and zero-length dask chunks trip alignment arithmetic
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
-    mode = _choose_default_mode(mode=mode, append_dim=append_dim, region=region)
+    with user_errors(f"writing to {store!r}"):
+        mode = _choose_default_mode(mode=mode, append_dim=append_dim, region=region)
     if mode == "r+":
         # nothing about the hierarchy changes: consolidated metadata may serve reading it
         open_consolidated, consolidate_on_close = consolidated, False
@@ -303,6 +323,13 @@ def to_zarr(
     )
     ds = zstore.validate_and_autodetect_region(ds)
     zstore.validate_encoding(encoding)
+    unknown = [k for k in encoding or {} if k not in ds.variables]
+    if unknown:
+        # what xarray's dump_to_store would meet as a bare KeyError
+        raise DatasetKeyError(
+            f"encoding names {unknown!r}, which are not variables of the dataset written to {zstore.describe()}"
+            + (" (a region write leaves out index variables)" if region is not None else "")
+        )
     writer = ChunkWriter(align_chunks=align)
     dump_to_store(ds, zstore, writer, encoding=dict(encoding or {}))
     delayed = writer.sync(compute=compute)
