@@ -1,0 +1,334 @@
+"""Every mistake the xarray writer and reader refuse raises a ZarrEngineError that is also the
+builtin xarray's own zarr backend raises (ValueError, KeyError, TypeError, NotImplementedError),
+with a message naming what is wrong and where."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+xr = pytest.importorskip("xarray")
+
+import zarr_engine as ze  # noqa: E402
+import zarr_engine.xarray as zx  # noqa: E402
+from zarr_engine.errors import (  # noqa: E402
+    DatasetKeyError,
+    DatasetTypeError,
+    DatasetUnsupportedError,
+    DatasetWriteError,
+    DimensionLengthError,
+    DimensionNamesError,
+    InvalidAttributeError,
+    MetadataError,
+    ZarrEngineError,
+)
+from zarr_engine.xarray.store import ZarrEngineStore  # noqa: E402
+from zarr_engine.xarray.writer import ChunkWriter  # noqa: E402
+
+FORMATS = [2, 3]
+
+
+def expect(info: pytest.ExceptionInfo, builtin: type[BaseException], *needles: str) -> None:
+    """The error is ours, is also ``builtin``, and its message contains each of ``needles``."""
+    e = info.value
+    assert isinstance(e, ZarrEngineError), type(e).__mro__
+    assert isinstance(e, builtin), type(e).__mro__
+    text = str(e)
+    for needle in needles:
+        assert needle in text, (needle, text)
+
+
+def small() -> xr.Dataset:
+    return xr.Dataset({"v": (("t", "x"), np.arange(6.0).reshape(2, 3))}, coords={"t": [10, 20]})
+
+
+@pytest.fixture(params=FORMATS)
+def stored(request, tmp_path):
+    """(path, dataset) of a small dataset already written in each Zarr format."""
+    path = tmp_path / "s.zarr"
+    ds = small()
+    zx.to_zarr(ds, path, zarr_format=request.param)
+    return path, ds
+
+
+# -- arguments of to_zarr -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"mode": "x"}, "mode='x'"),
+        ({"mode": "w", "append_dim": "t"}, "cannot set append_dim unless"),
+        ({"mode": "w", "region": {"t": slice(None)}}, "cannot set region unless"),
+    ],
+    ids=["unknown", "append_dim", "region"],
+)
+def test_bad_mode(tmp_path, kwargs, needle):
+    path = tmp_path / "m.zarr"
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(small(), path, **kwargs)
+    expect(info, ValueError, needle, str(path))
+    assert not path.exists()  # refused before anything is created
+
+
+def test_bad_variable_names(tmp_path):
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(xr.Dataset({"": ("x", [1])}), tmp_path / "a.zarr")
+    expect(info, ValueError, "Invalid name ''")
+    with pytest.raises(DatasetTypeError) as info:
+        zx.to_zarr(xr.Dataset({1: ("x", [1])}), tmp_path / "b.zarr")
+    expect(info, TypeError, "Invalid name 1", "must be either a string or None")
+
+
+def test_region_not_a_dict(stored):
+    path, ds = stored
+    with pytest.raises(DatasetTypeError) as info:
+        zx.to_zarr(ds, path, region=slice(None))
+    expect(info, TypeError, "``region`` must be a dict", "group '/'", "s.zarr")
+
+
+def test_region_value_not_a_slice(stored):
+    path, ds = stored
+    with pytest.raises(DatasetTypeError) as info:
+        zx.to_zarr(ds.drop_vars("t"), path, region={"t": [0, 1]})
+    expect(info, TypeError, "must be slice objects", "'t' maps to list")
+
+
+def test_region_step(stored):
+    path, ds = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds.drop_vars("t"), path, region={"t": slice(None, None, 2)})
+    expect(info, ValueError, "step on all slices", "'t' has step 2")
+
+
+def test_region_key_not_a_dimension(stored):
+    path, ds = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, path, region={"y": slice(None)})
+    expect(info, ValueError, "all keys in ``region`` are not in Dataset dimensions", "'y' is not a dimension")
+
+
+def test_region_variable_outside(stored):
+    path, ds = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds.drop_vars("t").assign(other=("x", [1, 2, 3])), path, region={"t": slice(0, 2)})
+    expect(info, ValueError, "at least one dimension in common", "['other']", ".drop_vars(['other'])")
+
+
+def test_region_and_append_dim_same_dimension(stored):
+    path, ds = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, path, region={"t": slice(None)}, append_dim="t")
+    expect(info, ValueError, "cannot list the same dimension in both", "got t in both")
+
+
+def test_region_auto_needs_mode_r_plus_or_a(stored):
+    path, ds = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, path, region="auto", mode="a-")
+    expect(info, ValueError, "``mode`` must be 'r+' or 'a'", "got 'a-'")
+
+
+def test_region_auto_values_not_stored(stored):
+    path, ds = stored
+    with pytest.raises(DatasetKeyError) as info:
+        zx.to_zarr(ds.assign_coords(t=[10, 99]), path, region="auto")
+    expect(info, KeyError, "Not all values of coordinate 't'", "group '/'")
+    assert str(info.value).startswith("Not all")  # no quotes around a KeyError's message
+
+
+def test_region_auto_non_contiguous(tmp_path):
+    path = tmp_path / "c.zarr"
+    ds = xr.Dataset({"v": ("t", np.arange(4.0))}, coords={"t": [1, 2, 3, 4]})
+    zx.to_zarr(ds, path)
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds.isel(t=[0, 2]), path, region="auto")
+    expect(info, ValueError, "coordinate 't'", "non-contiguous indices")
+
+
+def test_region_auto_coordinate_not_stored(tmp_path):
+    path = tmp_path / "n.zarr"
+    zx.to_zarr(xr.Dataset({"v": ("t", np.arange(4.0))}), path)  # no coordinate 't' stored
+    with pytest.raises(DatasetKeyError) as info:
+        zx.to_zarr(xr.Dataset({"v": ("t", [1.0, 2.0])}, coords={"t": [0, 1]}), path, region="auto")
+    expect(info, KeyError, "stored coordinate 't'", "has no array 't'")
+
+
+def test_append_dim_not_a_dimension(stored):
+    path, ds = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, path, append_dim="nowhere")
+    expect(info, ValueError, "append_dim='nowhere' does not match any existing dataset dimensions", "group '/'")
+
+
+def test_new_variable_with_mode_r_plus(stored):
+    path, _ = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(xr.Dataset({"new": ("x", [1, 2, 3])}), path, mode="r+")
+    expect(info, ValueError, "non-pre-existing variables ['new']", "mode='r+'", "group '/'")
+
+
+# -- encoding ---------------------------------------------------------------------
+
+
+def test_encoding_for_existing_variable(stored):
+    path, ds = stored
+    more = ds.assign_coords(t=[30, 40])
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(more, path, append_dim="t", encoding={"v": {"chunks": (1, 3)}})
+    expect(info, ValueError, "variable 'v' already exists", "but encoding was provided")
+
+
+def test_encoding_for_absent_variable(tmp_path):
+    with pytest.raises(DatasetKeyError) as info:
+        zx.to_zarr(small(), tmp_path / "e.zarr", encoding={"nope": {"chunks": (1,)}})
+    expect(info, KeyError, "encoding names ['nope']", "not variables of the dataset")
+    assert str(info.value).startswith("encoding names")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unexpected_encoding_key(tmp_path, fmt):
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(small(), tmp_path / "e.zarr", zarr_format=fmt, encoding={"v": {"bogus": 1}})
+    expect(info, ValueError, "unexpected encoding parameters", "'bogus'", "variable 'v'")
+
+
+def test_encoding_chunks_of_wrong_type(tmp_path):
+    with pytest.raises(DatasetTypeError) as info:
+        zx.to_zarr(small(), tmp_path / "e.zarr", encoding={"v": {"chunks": ("a", "b")}})
+    expect(info, TypeError, "encoding['chunks']", "variable named 'v'")
+
+
+def test_encoding_dtype_not_understood(tmp_path):
+    with pytest.raises(DatasetTypeError) as info:
+        zx.to_zarr(small(), tmp_path / "e.zarr", encoding={"v": {"dtype": "nonsense"}})
+    expect(info, TypeError, "'nonsense'", "encoding variable 'v'")
+
+
+def test_encoding_time_units(tmp_path):
+    ds = xr.Dataset({"when": ("t", pd.date_range("2000-01-01", periods=2))})
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, tmp_path / "e.zarr", encoding={"when": {"units": "parsecs"}})
+    expect(info, ValueError, "parsecs", "encoding variable 'when'")
+
+
+def test_fill_value_not_encodable(tmp_path):
+    ds = xr.Dataset({"s": ("x", np.array(["a", "b"], dtype=object))})
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, tmp_path / "f.zarr", zarr_format=3, encoding={"s": {"_FillValue": 1}})
+    expect(info, ValueError, "fill_value", "_FillValue of variable 's'")
+
+
+def test_fill_value_left_in_encoding(tmp_path):
+    """CF encoding moves _FillValue into the attributes; a variable handed to the store with it
+    still in its encoding is refused."""
+    store = ZarrEngineStore.open_group(str(tmp_path / "f.zarr"), "w", zarr_format=3)
+    v = xr.Variable("x", [1.0, 2.0], encoding={"_FillValue": 0.0})
+    with pytest.raises(DatasetWriteError) as info:
+        store.set_variables({"v": v}, set(), ChunkWriter())
+    expect(info, ValueError, "Zarr does not support _FillValue in encoding", "variable 'v'")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_write_empty_chunks_conflict(tmp_path, fmt):
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(
+            small(), tmp_path / "w.zarr", zarr_format=fmt, write_empty_chunks=True,
+            encoding={"v": {"write_empty_chunks": False}},
+        )
+    expect(info, ValueError, 'Differing "write_empty_chunks"', "variable 'v'")
+
+
+# -- the dataset against what is stored ------------------------------------------
+
+
+def test_different_dimension_names(stored):
+    path, _ = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(xr.Dataset({"v": (("t", "y"), np.zeros((2, 3)))}), path, mode="a")
+    expect(info, ValueError, "variable 'v' already exists with different dimension names", "group '/'")
+
+
+def test_different_dimension_sizes(stored):
+    path, _ = stored
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(xr.Dataset({"v": (("t", "x"), np.zeros((2, 5)))}), path, mode="a")
+    expect(info, ValueError, "variable 'v' already exists with different dimension sizes")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_append_mismatched_string_dtype(tmp_path, fmt):
+    path = tmp_path / "s.zarr"
+    zx.to_zarr(xr.Dataset({"s": ("t", np.array([b"ab", b"cd"]))}), path, zarr_format=fmt)
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(xr.Dataset({"s": ("t", np.array([b"abcde"]))}), path, append_dim="t")
+    expect(info, ValueError, "Mismatched dtypes for variable s", "|S2", "|S5")
+
+
+def test_unlimited_dimensions(tmp_path):
+    store = ZarrEngineStore.open_group(str(tmp_path / "u.zarr"), "w")
+    with pytest.raises(DatasetUnsupportedError) as info:
+        small().dump_to_store(store, unlimited_dims=["t"])
+    expect(info, NotImplementedError, "no unlimited dimensions", "['t']", "group '/'")
+
+
+# -- attributes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_invalid_dataset_attribute(tmp_path, fmt):
+    path = tmp_path / "a.zarr"
+    ds = small()
+    ds.attrs["bad"] = xr.DataArray()
+    with pytest.raises(InvalidAttributeError) as info:
+        zx.to_zarr(ds, path, zarr_format=fmt)
+    expect(info, TypeError, "Invalid attribute in Dataset.attrs.", "'bad'", "is not JSON")
+    assert isinstance(info.value, MetadataError)  # what the core raised for it before
+    assert "v" not in ze.open_group(str(path), mode="r")  # refused before any array was written
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_invalid_variable_attribute(tmp_path, fmt):
+    path = tmp_path / "a.zarr"
+    ds = small()
+    ds["v"].attrs["bad"] = object()
+    with pytest.raises(InvalidAttributeError) as info:
+        zx.to_zarr(ds, path, zarr_format=fmt)
+    expect(info, TypeError, "Invalid attribute in the attrs of variable 'v'", "'bad'")
+    assert "v" not in ze.open_group(str(path), mode="r")
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def test_array_without_dimension_names(tmp_path):
+    path = tmp_path / "r.zarr"
+    ze.create_group(str(path), zarr_format=2).create_array("v", shape=(3,), dtype="f8")
+    with pytest.raises(DimensionNamesError) as info:
+        xr.open_dataset(path, engine="zarr_engine", consolidated=False)
+    expect(info, KeyError, "array /v has neither v3 dimension_names nor the attribute '_ARRAY_DIMENSIONS'")
+    assert isinstance(info.value, MetadataError)
+    assert str(info.value).startswith("array /v")
+
+
+def test_array_with_wrong_number_of_dimension_names(tmp_path):
+    path = tmp_path / "r.zarr"
+    g = ze.create_group(str(path), zarr_format=2)
+    g.create_array("v", shape=(2, 3), dtype="f8", attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    with pytest.raises(DimensionNamesError) as info:
+        xr.open_dataset(path, engine="zarr_engine", consolidated=False)
+    expect(info, KeyError, "array /v has 2 dimensions but names ('x',)")
+
+
+def test_conflicting_dimension_lengths(tmp_path):
+    """Appending along a dimension without a stored coordinate reads the stored dimensions,
+    which must agree between arrays."""
+    path = tmp_path / "r.zarr"
+    g = ze.create_group(str(path), zarr_format=2)
+    g.create_array("a", shape=(2,), dtype="f8", attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    g.create_array("b", shape=(3,), dtype="f8", attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    with pytest.raises(DimensionLengthError) as info:
+        zx.to_zarr(xr.Dataset({"a": ("x", [1.0])}), path, append_dim="x")
+    expect(info, ValueError, "conflicting lengths for dimension x (3 != 2)", "array /b", "group '/'")
+    assert isinstance(info.value, MetadataError)
