@@ -181,6 +181,12 @@ class CodecChain:
         return not self._aa and bool(getattr(self._ab, "crops_edges", False))
 
     @property
+    def is_raw(self) -> bool:
+        """Whether a stored chunk is exactly the chunk's bytes in C order (a lone
+        ``bytes`` codec in native byte order): a read may land straight in place."""
+        return self._direct and not self._swap and not self._bb
+
+    @property
     def is_fixed_size(self) -> bool:
         """Whether every chunk encodes to the same number of bytes."""
         return self._encoded_size() is not None

@@ -27,6 +27,7 @@ from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
 from . import sharded  # also registers the sharding_indexed codec
+from . import tiled
 from .pool import run_indexed
 
 #: keys fetched per store round trip for stores that batch (remote ones)
@@ -237,6 +238,8 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
     """Fill ``out`` (of ``plan.out_shape``) with the selected elements."""
     if io.sharding is not None:
         return sharded.read_orthogonal(io, plan, out)
+    if tiled.applies(io, plan):
+        return tiled.read_tiled(io, plan, out)
     projs = list(plan)
     if not projs:
         return out

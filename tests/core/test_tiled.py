@@ -1,0 +1,112 @@
+"""The slab read path for many small chunks (core/tiled.py), checked against numpy and zarr-python."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import zarr
+
+import zarr_engine
+from zarr_engine.core import tiled
+from zarr_engine.core.indexing import OrthogonalPlan
+from zarr_engine.errors import ChunkCorruptError
+from tests.support import sample
+
+ZSTD = [{"name": "zstd", "configuration": {"level": 1, "checksum": False}}]
+
+
+def _engaged(arr, selection) -> bool:
+    return tiled.applies(arr._io, OrthogonalPlan(selection, arr.shape, arr.metadata.chunk_shape))
+
+
+SELECTIONS = [
+    np.s_[...],
+    np.s_[3:250, 5:199],  # unaligned start and stop on both axes
+    np.s_[64:192, :],  # aligned rows, all columns
+    np.s_[:, 17:18],  # one column across every chunk row
+    np.s_[250:, 190:],  # the ragged corner chunks only, too few for the slab path
+    np.s_[1:-1, 1:-1],
+]
+
+
+@pytest.mark.parametrize("compressors", [None, ZSTD], ids=["raw", "zstd"])
+@pytest.mark.parametrize("dtype", ["uint8", "int16", ">f8", "complex64", "bool"])
+def test_box_reads_of_small_chunks_equal_numpy(tmp_path, compressors, dtype):
+    data = sample(dtype, (253, 201), seed=3)  # ragged: neither axis a multiple of the chunk
+    path = str(tmp_path / "a.zarr")
+    arr = zarr_engine.create_array(path, shape=data.shape, chunks=(8, 8), dtype=data.dtype, compressors=compressors)
+    arr[...] = data
+    assert _engaged(arr, np.s_[...])
+    for sel in SELECTIONS:
+        np.testing.assert_array_equal(arr[sel], data[sel], err_msg=str(sel))
+    # zarr-python reads what we wrote the same way
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+
+
+def test_missing_chunks_read_as_fill_value(tmp_path):
+    path = tmp_path / "a.zarr"
+    arr = zarr_engine.create_array(str(path), shape=(128, 128), chunks=(8, 8), dtype="int32", fill_value=-7,
+                                   compressors=None)
+    data = sample("int32", (128, 128))
+    data[40:80, :] = -7  # whole chunk rows of fill value: not stored
+    arr[...] = data
+    assert not (path / "c" / "6" / "0").exists()
+    expected = data.copy()
+    os.remove(path / "c" / "0" / "3")  # one more chunk gone: fill value too
+    expected[0:8, 24:32] = -7
+    assert _engaged(arr, np.s_[...])
+    np.testing.assert_array_equal(arr[...], expected)
+    np.testing.assert_array_equal(arr[5:77, 3:120], expected[5:77, 3:120])
+
+
+def test_three_dimensions_v2_fortran_order_and_slabs(tmp_path, monkeypatch):
+    data = sample("float32", (30, 40, 50), seed=5)
+    path = str(tmp_path / "f.zarr")
+    z = zarr.create_array(path, shape=data.shape, chunks=(4, 5, 6), dtype="float32", zarr_format=2,
+                          order="F", compressors=None)
+    z[...] = data
+    arr = zarr_engine.open_array(path)
+    monkeypatch.setattr(tiled, "SLAB_BYTES", 4 * 5 * 6 * 4 * 3)  # a few chunks a slab: many slabs
+    assert _engaged(arr, np.s_[...])
+    for sel in (np.s_[...], np.s_[3:29, 1:39, 7:44], np.s_[8:12, :, :]):
+        np.testing.assert_array_equal(arr[sel], data[sel])
+
+
+def test_into_a_caller_supplied_non_contiguous_out(tmp_path):
+    data = sample("uint16", (96, 96))
+    arr = zarr_engine.create_array(str(tmp_path / "a.zarr"), shape=data.shape, chunks=(8, 8), dtype="uint16",
+                                   compressors=None)
+    arr[...] = data
+    big = np.zeros((96, 192), dtype="uint16")
+    out = big[:, ::2]
+    assert not out.flags.c_contiguous
+    arr.get_basic_selection(Ellipsis, out=out)
+    np.testing.assert_array_equal(out, data)
+    assert not big[:, 1::2].any()
+
+
+@pytest.mark.parametrize("compressors", [None, ZSTD], ids=["raw", "zstd"])
+@pytest.mark.parametrize("change", ["truncate", "extend"])
+def test_a_chunk_of_the_wrong_size_raises_naming_it_and_leaves_out_untouched(tmp_path, compressors, change):
+    path = tmp_path / "a.zarr"
+    arr = zarr_engine.create_array(str(path), shape=(128, 128), chunks=(8, 8), dtype="uint8", compressors=compressors)
+    arr[...] = sample("uint8", (128, 128))
+    victim = path / "c" / "9" / "4"
+    raw = victim.read_bytes()
+    victim.write_bytes(raw[:-5] if change == "truncate" else raw + b"junk")
+    out = np.full((128, 128), 42, dtype="uint8")
+    with pytest.raises(ChunkCorruptError, match=r"c/9/4"):
+        arr.get_basic_selection(Ellipsis, out=out)
+    assert (out == 42).all()
+
+
+def test_selections_that_are_not_boxes_take_the_general_path(tmp_path):
+    data = sample("uint8", (128, 128))
+    arr = zarr_engine.create_array(str(tmp_path / "a.zarr"), shape=data.shape, chunks=(8, 8), dtype="uint8",
+                                   compressors=None)
+    arr[...] = data
+    for sel in (np.s_[::2, :], np.s_[::-1, :], np.s_[5, :], np.s_[[1, 5, 9], :]):
+        assert not _engaged(arr, sel)
+        np.testing.assert_array_equal(arr.oindex[sel] if isinstance(sel[0], list) else arr[sel], data[sel])

@@ -1,0 +1,119 @@
+"""Reads of many small chunks from a local store, in slabs of whole chunks.
+
+The general read path handles each chunk on its own: it makes a projection
+object, takes a view of the output, decodes into a scratch chunk and copies
+that into the view. For a chunk of a few KiB that Python work costs three
+times the open/read/close of its file. Here, for a box selection (step-1
+slices) over many small chunks, each chunk decodes straight into one row of a
+contiguous staging block, and the block reaches the output with one strided
+numpy copy per slab of chunk rows. Staging memory is bounded by
+:data:`SLAB_BYTES`, whatever the size of the selection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ChunkCorruptError
+from .indexing import OrthogonalPlan, _SliceDim
+from .pool import PARALLEL_MIN_BYTES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import ChunkIO
+
+#: fewer chunks than this take the general path (its per-chunk cost does not matter then)
+MIN_CHUNKS = 64
+#: staging memory of one slab of chunk rows
+SLAB_BYTES = 32 << 20
+
+
+def applies(io: "ChunkIO", plan: OrthogonalPlan) -> bool:
+    """True when :func:`read_tiled` serves this read: many small chunks of a
+    store with ``read_into``, every axis a forward step-1 slice."""
+    store = io.store
+    if store.prefers_batches or getattr(store, "read_into", None) is None:
+        return False
+    nbytes = io.chunk_nbytes
+    if not 0 < nbytes < PARALLEL_MIN_BYTES or io.meta.dtype.hasobject:
+        return False
+    dims = plan.dims
+    if not dims or not all(type(d) is _SliceDim and d.step == 1 and not d.reverse and d.n > 0 for d in dims):
+        return False
+    return plan.nchunks >= MIN_CHUNKS
+
+
+def read_tiled(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` with the box selection of ``plan`` (see :func:`applies`)."""
+    from .engine import allocate, for_each_chunk
+
+    meta = io.meta
+    chunk_shape = tuple(meta.chunk_shape)
+    dims: list[Any] = plan.dims
+    lows = [d.start // c for d, c in zip(dims, chunk_shape)]
+    highs = [(d.start + d.n - 1) // c + 1 for d, c in zip(dims, chunk_shape)]
+    counts = [hi - lo for lo, hi in zip(lows, highs)]
+    per_row = math.prod(counts[1:])  # chunks in one row along the first axis
+    rows_per_slab = max(1, SLAB_BYTES // max(1, per_row * io.chunk_nbytes))
+    ndim = len(chunk_shape)
+    # (n0, n1, ..., c0, c1, ...) -> (n0, c0, n1, c1, ...)
+    interleave = [a for pair in zip(range(ndim), range(ndim, 2 * ndim)) for a in pair]
+    fill = io.fill
+    key = io.key
+    nbytes = io.chunk_nbytes
+    # uncompressed chunks in native order: read each file straight into its stage row
+    read_exact = getattr(io.store, "read_exact_into", None) if io.chain.is_raw else None
+    tail = [range(lo, hi) for lo, hi in zip(lows[1:], highs[1:])]
+    first = dims[0]
+
+    for r0 in range(lows[0], highs[0], rows_per_slab):
+        r1 = min(highs[0], r0 + rows_per_slab)
+        coords = list(itertools.product(range(r0, r1), *tail))
+        keys = [key(c) for c in coords]
+        stage = allocate((len(coords), *chunk_shape), meta.dtype, f"reading {io.path or '/'}")
+
+        if read_exact is not None:
+            _read_raw(read_exact, keys, stage, fill, nbytes)
+        else:
+            def work(i: int, data: Any, stage: np.ndarray = stage, keys: list[str] = keys) -> None:
+                if data is None:
+                    stage[i] = fill
+                else:
+                    io.decode(data, keys[i], out=stage[i])
+
+            for_each_chunk(io.store, keys, work, nbytes)
+
+        # the slab as one padded block of whole chunks, then the part the selection wants
+        blocks = stage.reshape(r1 - r0, *counts[1:], *chunk_shape).transpose(interleave)
+        padded_shape = tuple(n * c for n, c in zip([r1 - r0, *counts[1:]], chunk_shape))
+        # rows of the padded block (and of out) this slab covers
+        lo0 = max(first.start, r0 * chunk_shape[0])
+        hi0 = min(first.start + first.n, r1 * chunk_shape[0])
+        want = [slice(lo0 - r0 * chunk_shape[0], hi0 - r0 * chunk_shape[0])]
+        want += [slice(d.start - lo * c, d.start - lo * c + d.n) for d, lo, c in zip(dims[1:], lows[1:], chunk_shape[1:])]
+        dest = out[lo0 - first.start : hi0 - first.start]
+        exact = all(w.start == 0 and w.stop == n for w, n in zip(want, padded_shape))
+        if exact and dest.flags.c_contiguous:
+            # the output rows are the padded block itself: one strided copy
+            dest.reshape(blocks.shape)[...] = blocks
+        else:
+            padded = allocate(padded_shape, meta.dtype, f"reading {io.path or '/'}")
+            padded.reshape(blocks.shape)[...] = blocks
+            dest[...] = padded[tuple(want)]
+    return out
+
+
+def _read_raw(read_exact: Any, keys: list[str], stage: np.ndarray, fill: Any, nbytes: int) -> None:
+    # one thread: the loop is half system calls, half Python, and a second thread
+    # contending for the GIL made it slower (8.9 against 7.8 us a chunk, 4 KiB chunks)
+    flat = memoryview(stage.reshape(-1).view(np.uint8))
+    for i, k in enumerate(keys):
+        got = read_exact(k, flat[i * nbytes : (i + 1) * nbytes])
+        if got is None:
+            stage[i] = fill
+        elif got != nbytes:
+            size = f"{got} bytes" if got < nbytes else "more bytes"
+            raise ChunkCorruptError(f"chunk {k!r}: {size} stored, but its codecs always produce {nbytes}")
