@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from ..errors import ConflictError, StoreError
 from .base import Store, validate_key, validate_prefix
+from . import s3direct
 from .retry import backoff, is_missing_container, is_transient
 
 T = TypeVar("T")
@@ -64,6 +65,7 @@ class FsspecStore(Store):
         self.retry_cap = float(retry_cap)
         self._state_lock = threading.Lock()
         self._fs: Any = None
+        self._direct: Any = None
         self._root = ""
         self._pid = -1
 
@@ -122,6 +124,8 @@ class FsspecStore(Store):
         except (TypeError, ValueError):
             params = {}
         self._cat_kwargs = {"max_concurrency": 1} if "max_concurrency" in params else {}
+        # plain object GET/PUT/DELETE on S3-compatible endpoints skip botocore (see s3direct)
+        self._direct = s3direct.for_fs(fs, self.max_concurrency) if self._async else None
         self._fs, self._pid = fs, os.getpid()
 
     def _path(self, key: str) -> str:
@@ -203,7 +207,10 @@ class FsspecStore(Store):
     # -- reads --------------------------------------------------------------
     async def _aget(self, key: str) -> bytes | None:
         path, fs = self._path(key), self.fs
+        direct = self._direct
         try:
+            if direct is not None:
+                return await self._aretry("reading", key, True, lambda: direct.get(path))
             return await self._aretry("reading", key, True, lambda: fs._cat_file(path, **self._cat_kwargs))
         except _Absent:
             return None
@@ -252,9 +259,13 @@ class FsspecStore(Store):
             start, end = _clip(size, start, end)
             if start == end:
                 return b""
+        direct = self._direct
         try:
-            data = await self._aretry("reading a range of", key, True,
-                                      lambda: fs._cat_file(path, start=start, end=end))
+            if direct is not None:
+                data = await self._aretry("reading a range of", key, True, lambda: direct.get(path, start, end))
+            else:
+                data = await self._aretry("reading a range of", key, True,
+                                          lambda: fs._cat_file(path, start=start, end=end))
             return _trim(data, start, end)
         except _Absent:
             return None
@@ -304,6 +315,11 @@ class FsspecStore(Store):
     # -- writes -------------------------------------------------------------
     async def _aset(self, key: str, value: bytes) -> None:
         path, fs = self._path(key), self.fs
+        direct = self._direct
+        if direct is not None:
+            await self._aretry("writing", key, False, lambda: direct.put(path, value))
+            _forget(fs, path)
+            return
         await self._aretry("writing", key, False, lambda: fs._pipe_file(path, value))
 
     def _sset(self, key: str, value: bytes) -> None:
@@ -321,8 +337,13 @@ class FsspecStore(Store):
 
     async def _adelete(self, key: str) -> None:
         path, fs = self._path(key), self.fs
+        direct = self._direct
         try:
-            await self._aretry("deleting", key, True, lambda: fs._rm_file(path))
+            if direct is not None:
+                await self._aretry("deleting", key, True, lambda: direct.delete(path))
+                _forget(fs, path)
+            else:
+                await self._aretry("deleting", key, True, lambda: fs._rm_file(path))
         except _Absent:
             pass
 
@@ -425,6 +446,14 @@ class FsspecStore(Store):
                 keys.append(p)
         keys.sort()
         return iter(keys)
+
+
+def _forget(fs: Any, path: str) -> None:
+    """Drop s3fs's cached listings of ``path``'s folders after a write that bypassed s3fs."""
+    try:
+        fs.invalidate_cache(path)
+    except Exception:  # noqa: BLE001 - a cache, best effort
+        pass
 
 
 def _rebuild(url: str, options: dict[str, Any], read_only: bool, settings: dict[str, Any]) -> FsspecStore:

@@ -1,0 +1,167 @@
+"""The direct S3 path (storage/s3direct.py): signatures equal botocore's, when it engages,
+keys and ranges as s3fs sees them, errors, and the s3fs path still conforming when it is off."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+import botocore.auth
+import botocore.config
+import botocore.credentials
+import pytest
+from botocore.awsrequest import AWSRequest
+
+from zarr_engine.errors import StoreError
+from zarr_engine.storage import FsspecStore, s3direct
+from zarr_engine.storage.conformance import StoreConformance
+
+FIXED = datetime.datetime(2026, 11, 24, 5, 6, 7, tzinfo=datetime.timezone.utc)
+
+
+class _Frozen:
+    def __init__(self, access_key: str, secret_key: str, token: str | None) -> None:
+        self.access_key, self.secret_key, self.token = access_key, secret_key, token
+
+
+class _Creds:
+    def __init__(self, frozen: _Frozen) -> None:
+        self._frozen = frozen
+
+    def get_frozen_credentials(self) -> _Frozen:
+        return self._frozen
+
+
+def _ours(method: str, endpoint: str, path: str, extra: dict[str, str], token: str | None) -> dict[str, str]:
+    import asyncio
+
+    client = s3direct.S3Direct.__new__(s3direct.S3Direct)
+    client.host = endpoint.split("://", 1)[1]
+    client._region = "eu-west-3"
+    client._keys = {}
+    client._credentials = _Creds(_Frozen("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token))
+    return asyncio.run(client._headers(method, path, extra))
+
+
+def _botocore(method: str, endpoint: str, path: str, extra: dict[str, str], token: str | None) -> dict[str, str]:
+    creds = botocore.credentials.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    request = AWSRequest(method=method, url=endpoint + path, headers=dict(extra))
+    request.context["client_config"] = botocore.config.Config(s3={"payload_signing_enabled": False})
+    botocore.auth.S3SigV4Auth(creds, "s3", "eu-west-3").add_auth(request)
+    return dict(request.headers)
+
+
+@pytest.mark.parametrize("token", [None, "session-token/with+chars="])
+@pytest.mark.parametrize(
+    ("method", "key", "extra"),
+    [
+        ("GET", "bucket/a/zarr.json", {}),
+        ("GET", "bucket/c/0/1 with space+plus=eq:colon/ü", {}),
+        ("PUT", "bucket/data/c/0.0", {"x-amz-checksum-crc32": "AAAAAA=="}),
+        ("DELETE", "bucket/deep/~tilde/(paren)", {}),
+    ],
+)
+def test_signature_equals_botocores(monkeypatch, method, key, extra, token):
+    monkeypatch.setattr(s3direct, "_utcnow", lambda: FIXED)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FIXED.replace(tzinfo=None))
+    endpoint = "https://s3.example.test:9000"
+    path = "/" + __import__("urllib.parse").parse.quote(key, safe="/~")
+    ours = _ours(method, endpoint, path, extra, token)
+    theirs = _botocore(method, endpoint, path, extra, token)
+    assert ours["Authorization"] == theirs["Authorization"]
+    assert ours["x-amz-date"] == theirs["X-Amz-Date"]
+    assert ours["x-amz-content-sha256"] == theirs["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+    if token:
+        assert ours["x-amz-security-token"] == theirs["X-Amz-Security-Token"] == token
+
+
+@pytest.mark.services
+class TestEngagement:
+    def test_engages_for_an_endpoint_url_with_plain_options(self, s3_bucket_url, s3_store_options):
+        store = FsspecStore(s3_bucket_url, s3_store_options)
+        store.fs  # noqa: B018 - connects
+        assert store._direct is not None
+
+    @pytest.mark.parametrize("extra", [
+        {"requester_pays": True},
+        {"s3_additional_kwargs": {"ServerSideEncryption": "AES256"}},
+        {"version_aware": True},
+        {"config_kwargs": {"s3": {"addressing_style": "virtual"}}},
+    ])
+    def test_options_that_change_requests_keep_s3fs(self, s3_bucket_url, s3_store_options, extra):
+        store = FsspecStore(s3_bucket_url, {**s3_store_options, **extra, "skip_instance_cache": True})
+        store.fs  # noqa: B018
+        assert store._direct is None
+
+    def test_no_endpoint_url_keeps_s3fs(self, monkeypatch):
+        import s3fs
+
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        fs = s3fs.S3FileSystem(key="k", secret="s", skip_instance_cache=True)
+        assert not s3direct.eligible(fs)
+
+    def test_turned_off_by_the_environment(self, monkeypatch, s3_bucket_url, s3_store_options):
+        monkeypatch.setenv("ZARR_ENGINE_S3_DIRECT", "0")
+        store = FsspecStore(s3_bucket_url, s3_store_options)
+        store.fs  # noqa: B018
+        assert store._direct is None
+
+
+@pytest.mark.services
+def test_odd_keys_written_directly_read_by_s3fs_and_back(s3_bucket_url, s3_store_options):
+    import s3fs
+
+    store = FsspecStore(s3_bucket_url, s3_store_options)
+    plain = s3fs.S3FileSystem(**s3_store_options, skip_instance_cache=True)
+    root = s3_bucket_url[len("s3://"):]
+    keys = ["a b/c+d=e", "ü/日本/€", "x/~y/(z)!*'", "q?/r#/s&t;u,v@w$"]
+    for i, key in enumerate(keys):
+        store.set(key, f"value {i}".encode())
+    for i, key in enumerate(keys):
+        assert plain.cat_file(f"{root}/{key}") == f"value {i}".encode()
+        plain.pipe_file(f"{root}/{key}", f"from s3fs {i}".encode())
+    assert store.get_many(keys) == {k: f"from s3fs {i}".encode() for i, k in enumerate(keys)}
+    assert sorted(store.list_prefix("")) == sorted(keys)
+    store.delete_many(keys[:2])
+    assert not plain.exists(f"{root}/{keys[0]}") and plain.exists(f"{root}/{keys[2]}")
+
+
+@pytest.mark.services
+def test_ranges_through_the_direct_path(s3_bucket_url, s3_store_options):
+    store = FsspecStore(s3_bucket_url, s3_store_options)
+    value = bytes(range(256)) * 40
+    store.set("k", value)
+    assert store.get_ranges([("k", 0, 10), ("k", 100, 356), ("k", -7, None), ("k", 10000, None),
+                             ("k", 20000, 20010), ("missing", 0, 5)]) == [
+        value[:10], value[100:356], value[-7:], value[10000:], b"", None]
+
+
+@pytest.mark.services
+def test_a_missing_bucket_fails_at_once_naming_the_url(s3_store_options):
+    url = f"s3://no-such-bucket-{uuid.uuid4().hex[:12]}/x"
+    store = FsspecStore(url, s3_store_options, retries=6, retry_base=5.0)
+    assert store.fs is not None and store._direct is not None
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(StoreError, match=r"no-such-bucket-.*NoSuchBucket"):
+        store.set("k", b"v")
+    assert time.monotonic() - t0 < 5  # no backoff: a permanent error
+
+
+@pytest.mark.services
+class TestS3ConformanceThroughS3fs(StoreConformance):
+    """The same contract with the direct path off: the s3fs route stays exercised."""
+
+    large_size = 1 * 2**20
+    overwrite_rounds = 5
+
+    @pytest.fixture
+    def store(self, monkeypatch, s3_bucket_url: str, s3_store_options: dict[str, Any]) -> FsspecStore:
+        monkeypatch.setenv("ZARR_ENGINE_S3_DIRECT", "0")
+        store = FsspecStore(s3_bucket_url, s3_store_options)
+        store.fs  # noqa: B018 - connect while the variable is set
+        assert store._direct is None
+        return store
