@@ -52,7 +52,13 @@ class MotoProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "MotoProcess":
+        # moto's dispatcher lists its own package folder (about 200 isdir calls)
+        # on every request, under a lock that serialises all requests; that took
+        # half of moto's CPU per request and capped every engine alike. The
+        # listing never changes while the server runs, so it is computed once.
         code = ("import logging, sys; logging.disable(logging.CRITICAL); "
+                "import functools, moto.backends as B; "
+                "B.list_of_moto_modules = functools.lru_cache(None)(lambda f=B.list_of_moto_modules: tuple(f())); "
                 "from moto.server import ThreadedMotoServer as S; "
                 f"s = S(ip_address='{HOST}', port={self.port}, verbose=False); s.start(); sys.stdin.read()")
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
