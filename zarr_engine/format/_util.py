@@ -196,6 +196,7 @@ def check_depth(value: Any, path: str, key: str, field: str, depth: int = 0) -> 
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_JSON_SCALARS)
 
 
 def checked_copy(value: Any, path: str, key: str, field: str, depth: int = 0) -> Any:
@@ -207,6 +208,14 @@ def checked_copy(value: Any, path: str, key: str, field: str, depth: int = 0) ->
     """
     if depth > MAX_DEPTH:
         fail(path, key, f"field {field!r} is nested more than {MAX_DEPTH} levels deep")
+    kind = type(value)
+    if depth < MAX_DEPTH and (kind is dict or kind is list):
+        # scalars, the usual values, are taken without a call per item
+        scalar = _SCALAR_TYPES
+        if kind is dict:
+            return {k: v if type(v) in scalar else checked_copy(v, path, key, field, depth + 1)
+                    for k, v in value.items()}
+        return [v if type(v) in scalar else checked_copy(v, path, key, field, depth + 1) for v in value]
     if isinstance(value, _JSON_SCALARS):
         return value
     if isinstance(value, dict):

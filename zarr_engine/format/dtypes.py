@@ -239,8 +239,15 @@ def _node(path: str) -> str:
     return f"node {('/' + path.strip('/')) if path.strip('/') else '/'!r}"
 
 
+_NUMERIC_TYPES: dict[str, DataType] = {}
+
+
 def _numeric(name: str) -> DataType:
-    return DataType(name, np.dtype(NUMERIC_NAMES[name]), None)
+    # immutable and compared by value: one instance per name serves every array
+    found = _NUMERIC_TYPES.get(name)
+    if found is None:
+        found = _NUMERIC_TYPES[name] = DataType(name, np.dtype(NUMERIC_NAMES[name]), None)
+    return found
 
 
 def _time(kind: str, unit: str, scale: int) -> DataType:

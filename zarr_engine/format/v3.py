@@ -27,6 +27,8 @@ from .dtypes import DataType
 from .metadata import ArrayMetadata, ChunkKeyEncoding, CodecSpec, GroupMetadata, NodeMetadata
 
 KEY = "zarr.json"
+_DEFAULT_CKE_JSON = {"name": "default", "configuration": {"separator": "/"}}
+_DEFAULT_CKE = ChunkKeyEncoding("default", "/")
 _ARRAY_FIELDS = (
     "shape",
     "data_type",
@@ -96,6 +98,8 @@ def parse_chunk_key_encoding(value: Any, path: str = "", key: str = KEY) -> Chun
     """``{"name": "default"|"v2", "configuration": {"separator": "/"|"."}}`` (or a bare name)."""
     if isinstance(value, ChunkKeyEncoding):
         return value
+    if value == _DEFAULT_CKE_JSON:  # what nearly every zarr.json holds
+        return _DEFAULT_CKE
     if isinstance(value, str):
         name, config = value, {}
     elif isinstance(value, dict):
