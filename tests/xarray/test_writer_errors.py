@@ -332,3 +332,14 @@ def test_conflicting_dimension_lengths(tmp_path):
         zx.to_zarr(xr.Dataset({"a": ("x", [1.0])}), path, append_dim="x")
     expect(info, ValueError, "conflicting lengths for dimension x (3 != 2)", "array /b", "group '/'")
     assert isinstance(info.value, MetadataError)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_opening_arrays_that_disagree_on_a_dimension_names_both(tmp_path, zarr_format):
+    g = ze.open_group(str(tmp_path / "clash.zarr"), mode="w", zarr_format=zarr_format)
+    kw = {"dimension_names": ["x"]} if zarr_format == 3 else {"attributes": {"_ARRAY_DIMENSIONS": ["x"]}}
+    g.create_array("a", shape=(4,), dtype="f4", **kw)[...] = 1
+    g.create_array("b", shape=(5,), dtype="f4", **kw)[...] = 2
+    with pytest.raises(DimensionLengthError) as info:
+        xr.open_dataset(str(tmp_path / "clash.zarr"), engine="zarr_engine")
+    expect(info, ValueError, "conflicting sizes for dimension 'x'", "'a'", "'b'", "5", "4")
