@@ -110,3 +110,62 @@ def test_selections_that_are_not_boxes_take_the_general_path(tmp_path):
     for sel in (np.s_[::2, :], np.s_[::-1, :], np.s_[5, :], np.s_[[1, 5, 9], :]):
         assert not _engaged(arr, sel)
         np.testing.assert_array_equal(arr.oindex[sel] if isinstance(sel[0], list) else arr[sel], data[sel])
+
+
+# -- writes ---------------------------------------------------------------------------------
+
+
+def _write_engaged(arr, selection) -> bool:
+    return tiled.write_applies(arr._io, OrthogonalPlan(selection, arr.shape, arr.metadata.chunk_shape))
+
+
+@pytest.mark.parametrize("compressors", [None, ZSTD], ids=["raw", "zstd"])
+@pytest.mark.parametrize("dtype", ["uint8", ">i2", "float32", "complex128", "bool"])
+def test_box_writes_of_small_chunks_read_back_equal_by_zarr_python(tmp_path, compressors, dtype):
+    data = sample(dtype, (253, 201), seed=4)
+    path = str(tmp_path / "w.zarr")
+    arr = zarr_engine.create_array(path, shape=data.shape, chunks=(8, 8), dtype=data.dtype, compressors=compressors)
+    assert _write_engaged(arr, np.s_[...])
+    arr[...] = data
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+    # an aligned inner box, and one reaching the ragged edge
+    patch = sample(dtype, (64, 96), seed=9)
+    assert _write_engaged(arr, np.s_[64:128, 32:128])
+    arr[64:128, 32:128] = patch
+    data[64:128, 32:128] = patch
+    edge = sample(dtype, (253 - 200, 201 - 192), seed=10)
+    arr[200:, 192:] = edge  # too few chunks for the slab path: the general one, same result
+    data[200:, 192:] = edge
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+    np.testing.assert_array_equal(arr[...], data)
+
+
+def test_all_fill_chunks_are_deleted_unless_write_empty_chunks(tmp_path):
+    path = tmp_path / "e.zarr"
+    data = sample("float64", (128, 128))
+    data[0:16, :] = np.nan  # two whole chunk rows of the NaN fill value
+    arr = zarr_engine.create_array(str(path), shape=data.shape, chunks=(8, 8), dtype="float64",
+                                   fill_value=np.nan, compressors=None)
+    arr[...] = data
+    assert not (path / "c" / "0" / "0").exists() and not (path / "c" / "1" / "15").exists()
+    assert (path / "c" / "2" / "0").exists()
+    np.testing.assert_array_equal(arr[...], data)
+    arr[...] = np.full(data.shape, np.nan)
+    assert not (path / "c").exists() or not any(p.is_file() for p in (path / "c").rglob("*"))
+    full = zarr_engine.create_array(str(tmp_path / "f.zarr"), shape=(128, 128), chunks=(8, 8), dtype="int16",
+                                    fill_value=3, compressors=None, write_empty_chunks=True)
+    full[...] = np.full((128, 128), 3, dtype="int16")
+    assert len([p for p in (tmp_path / "f.zarr" / "c").rglob("*") if p.is_file()]) == 256
+
+
+def test_writes_in_many_slabs_and_misaligned_boxes(tmp_path, monkeypatch):
+    data = sample("uint16", (40, 50, 60), seed=6)
+    path = str(tmp_path / "s.zarr")
+    arr = zarr_engine.create_array(path, shape=data.shape, chunks=(4, 5, 6), dtype="uint16", compressors=ZSTD)
+    monkeypatch.setattr(tiled, "SLAB_BYTES", 4 * 5 * 6 * 2 * 7)
+    arr[...] = data
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+    assert not _write_engaged(arr, np.s_[1:, :, :])  # starts inside a chunk: read-modify-write
+    arr[1:, 3:47, :] = data[1:, 3:47, :][::-1]
+    data[1:, 3:47, :] = data[1:, 3:47, :][::-1].copy()
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)

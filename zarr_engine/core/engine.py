@@ -326,6 +326,8 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
     """Write ``value`` (already of ``plan.out_shape`` and the array's dtype) at the plan's selection."""
     if io.sharding is not None:
         return sharded.write_orthogonal(io, plan, value, write_empty=write_empty)
+    if tiled.write_applies(io, plan):
+        return tiled.write_tiled(io, plan, value, write_empty=write_empty)
     projs = list(plan)
     if not projs:
         return 0, 0

@@ -1,4 +1,4 @@
-"""Reads of many small chunks from a local store, in slabs of whole chunks.
+"""Reads and writes of many small chunks on a local store, in slabs of whole chunks.
 
 The general read path handles each chunk on its own: it makes a projection
 object, takes a view of the output, decodes into a scratch chunk and copies
@@ -6,8 +6,10 @@ that into the view. For a chunk of a few KiB that Python work costs three
 times the open/read/close of its file. Here, for a box selection (step-1
 slices) over many small chunks, each chunk decodes straight into one row of a
 contiguous staging block, and the block reaches the output with one strided
-numpy copy per slab of chunk rows. Staging memory is bounded by
-:data:`SLAB_BYTES`, whatever the size of the selection.
+numpy copy per slab of chunk rows. Writes are the mirror image: one strided
+copy of the value into the staging block, one vectorised test of which chunks
+are all fill value, then each chunk encoded and stored from its row. Staging
+memory is bounded by :data:`SLAB_BYTES`, whatever the size of the selection.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from ..errors import ChunkCorruptError
 from .indexing import OrthogonalPlan, _SliceDim
-from .pool import PARALLEL_MIN_BYTES
+from .pool import PARALLEL_MIN_BYTES, run_indexed
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import ChunkIO
@@ -117,3 +119,94 @@ def _read_raw(read_exact: Any, keys: list[str], stage: np.ndarray, fill: Any, nb
         elif got != nbytes:
             size = f"{got} bytes" if got < nbytes else "more bytes"
             raise ChunkCorruptError(f"chunk {k!r}: {size} stored, but its codecs always produce {nbytes}")
+
+
+# ---------------------------------------------------------------------------
+# writes
+# ---------------------------------------------------------------------------
+
+
+def write_applies(io: "ChunkIO", plan: OrthogonalPlan) -> bool:
+    """True when :func:`write_tiled` serves this write: many small chunks of a
+    local-like store, a box selection whose every chunk is wholly covered (up to
+    the array's edge), plain fixed-size data."""
+    if io.store.prefers_batches:
+        return False
+    nbytes = io.chunk_nbytes
+    dtype = io.meta.dtype
+    if not 0 < nbytes < PARALLEL_MIN_BYTES or dtype.hasobject or dtype.fields is not None or dtype.kind == "V":
+        return False
+    if io.chain.crops_edges:
+        return False
+    dims = plan.dims
+    if not dims or not all(type(d) is _SliceDim and d.step == 1 and not d.reverse and d.n > 0 for d in dims):
+        return False
+    for d, c in zip(dims, io.meta.chunk_shape):
+        end = d.start + d.n
+        if d.start % c or (end % c and end != d.dim_len):
+            return False
+    return plan.nchunks >= MIN_CHUNKS
+
+
+def write_tiled(io: "ChunkIO", plan: OrthogonalPlan, value: np.ndarray, *, write_empty: bool) -> tuple[int, int]:
+    """Store ``value`` at the box selection of ``plan`` (see :func:`write_applies`);
+    returns (chunks stored, chunks deleted as all fill value)."""
+    from .engine import allocate
+
+    meta = io.meta
+    chunk_shape = tuple(meta.chunk_shape)
+    dims: list[Any] = plan.dims
+    lows = [d.start // c for d, c in zip(dims, chunk_shape)]
+    highs = [-(-(d.start + d.n) // c) for d, c in zip(dims, chunk_shape)]
+    counts = [hi - lo for lo, hi in zip(lows, highs)]
+    per_row = math.prod(counts[1:])
+    rows_per_slab = max(1, SLAB_BYTES // max(1, per_row * io.chunk_nbytes))
+    ndim = len(chunk_shape)
+    interleave = [a for pair in zip(range(ndim), range(ndim, 2 * ndim)) for a in pair]
+    tail = [range(lo, hi) for lo, hi in zip(lows[1:], highs[1:])]
+    store, key, fill = io.store, io.key, io.fill
+    written = deleted = 0
+
+    for r0 in range(lows[0], highs[0], rows_per_slab):
+        r1 = min(highs[0], r0 + rows_per_slab)
+        rows = r1 - r0
+        keys = [key(c) for c in itertools.product(range(r0, r1), *tail)]
+        stage = allocate((len(keys), *chunk_shape), meta.dtype, f"writing {io.path or '/'}")
+        blocks = stage.reshape(rows, *counts[1:], *chunk_shape).transpose(interleave)
+        # the part of value these chunk rows hold; at the array's edge it is shorter than the chunks
+        v0 = r0 * chunk_shape[0] - dims[0].start
+        part = value[v0 : v0 + rows * chunk_shape[0]]
+        padded_shape = (rows * chunk_shape[0], *(n * c for n, c in zip(counts[1:], chunk_shape[1:])))
+        if part.shape == padded_shape:
+            blocks[...] = part.reshape(blocks.shape)
+        else:
+            padded = np.full(padded_shape, fill, dtype=meta.dtype)
+            padded[tuple(slice(0, n) for n in part.shape)] = part
+            blocks[...] = padded.reshape(blocks.shape)
+        empty = np.zeros(len(keys), dtype=bool) if write_empty else _rows_all_fill(stage.reshape(len(keys), -1), fill)
+
+        def store_one(i: int, stage: np.ndarray = stage, keys: list[str] = keys, empty: np.ndarray = empty) -> bool:
+            k = keys[i]
+            if empty[i]:
+                store.delete(k)
+                return False
+            store.set(k, io.encode(stage[i], k))
+            return True
+
+        done = run_indexed(store_one, len(keys))
+        stored = sum(done)
+        written += stored
+        deleted += len(done) - stored
+    return written, deleted
+
+
+def _rows_all_fill(rows: np.ndarray, fill: Any) -> np.ndarray:
+    """Per row of a 2-d array: every element equals ``fill`` (NaN equal to NaN), as
+    :func:`engine.is_all_fill` decides for one chunk."""
+    kind = rows.dtype.kind
+    f = np.asarray(fill, dtype=rows.dtype)
+    if kind in "fc" and np.isnan(f):
+        return np.isnan(rows).all(axis=1)
+    if kind in "biufc" and not f.any():
+        return ~rows.any(axis=1)
+    return (rows == f).all(axis=1)
