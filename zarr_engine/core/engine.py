@@ -65,10 +65,13 @@ def scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return buf
 
 
-def _read_buffer(size: int) -> bytearray:
-    buf: bytearray | None = getattr(_tls, "read", None)
+def _read_buffer(size: int) -> np.ndarray:
+    # np.empty, not bytearray: a bytearray is zero-filled, making all of it
+    # resident, while a read touches only the pages of the bytes it stores
+    # (a compressed chunk is often a third of the chunk's size)
+    buf: np.ndarray | None = getattr(_tls, "read", None)
     if buf is None or len(buf) < size:
-        buf = _tls.read = bytearray(size)
+        buf = _tls.read = np.empty(size, dtype=np.uint8)
     return buf
 
 
@@ -213,7 +216,7 @@ def for_each_chunk(
                 buf = _read_buffer(hint)
                 data = read_into(keys[i], buf)
                 if isinstance(data, bytes) and len(data) > len(buf) and len(data) <= READ_BUFFER_MAX:
-                    _tls.read = bytearray(len(data) + (len(data) >> 3))  # next time it fits
+                    _tls.read = np.empty(len(data) + (len(data) >> 3), dtype=np.uint8)  # next time it fits
                 return fn(i, data)
 
             return run_indexed(fetch, n, item_bytes=size_hint)

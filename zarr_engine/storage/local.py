@@ -130,7 +130,7 @@ class LocalStore(Store):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
-    def read_into(self, key: str, buf: bytearray) -> memoryview | bytes | None:
+    def read_into(self, key: str, buf: Any) -> memoryview | bytes | None:
         """The value of ``key`` read into ``buf`` when it fits (a read-only view of
         ``buf``'s first bytes, valid until ``buf`` is reused), else as bytes; None if absent.
 
