@@ -163,3 +163,18 @@ def test_partial_write_keeps_untouched_inner_chunks_bytes():
     assert after[: 3 * 64] == before[: 3 * 64]
     assert after[3 * 64 : 4 * 64] != before[3 * 64 : 4 * 64]
     assert len(after) == len(before) == 4 * 64 + index_size
+
+
+def test_big_remote_shards_are_fetched_once_each_in_overlapping_batches():
+    # shards of 256 KiB: the read fetches the next batch while decoding this one,
+    # in several get_many calls, and still asks for every shard exactly once
+    mem = MemoryStore()
+    data = np.arange(512 * 512, dtype="int32").reshape(512, 512)
+    a = ze.create_array(mem, shape=data.shape, dtype="int32", chunks=(64, 64), shards=(256, 256), fill_value=0,
+                        compressors=[{"name": "zstd", "configuration": {"level": 1}}])
+    a[...] = data
+    counting = CountingStore(mem, prefers_batches=True)
+    np.testing.assert_array_equal(Array(counting, "", a.metadata)[...], data)
+    assert set(counting.calls) == {"get_many"} and counting.calls["get_many"] == 2
+    fetched = [k for _, keys in counting.log for k in keys]
+    assert sorted(fetched) == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]

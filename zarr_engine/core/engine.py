@@ -28,7 +28,7 @@ from ..storage.base import Store
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
 from . import sharded  # also registers the sharding_indexed codec
 from . import tiled
-from .pool import run_indexed
+from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, pipelined, run_indexed, start_indexed
 
 #: keys fetched per store round trip for stores that batch (remote ones)
 BATCH_KEYS = 512
@@ -222,13 +222,23 @@ def for_each_chunk(
             return run_indexed(fetch, n, item_bytes=size_hint)
         get = store.get
         return run_indexed(lambda i: fn(i, get(keys[i])), n, item_bytes=size_hint or None)
-    results: list[Any] = []
-    for lo in range(0, n, BATCH_KEYS):
-        batch = keys[lo : lo + BATCH_KEYS]
-        got = store.get_many(batch)
-        results.extend(
-            run_indexed(lambda i, lo=lo: fn(lo + i, got.get(keys[lo + i])), len(batch), item_bytes=size_hint or None)
-        )
+    # Remote values arrive in batches; the next batch is fetched while the pool
+    # decodes the last one. Batches hold about BATCH_BYTES of chunks, so big
+    # chunks are not all held at once.
+    per_batch = BATCH_KEYS
+    if size_hint >= PARALLEL_MIN_BYTES:  # decoding small chunks is too quick to be worth overlapping
+        per_batch = max(8, min(BATCH_KEYS, -(-n // 4), BATCH_BYTES // size_hint))
+    results: list[Any] = [None] * n
+
+    def process(lo: int, got: dict[str, Any]) -> Callable[[], Any]:
+        count = min(per_batch, n - lo)
+
+        def one(i: int) -> None:
+            results[lo + i] = fn(lo + i, got.get(keys[lo + i]))
+
+        return start_indexed(one, count, item_bytes=size_hint or None)
+
+    pipelined(range(0, n, per_batch), lambda lo: store.get_many(keys[lo : lo + per_batch]), process)
     return results
 
 

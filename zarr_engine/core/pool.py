@@ -69,6 +69,8 @@ def in_pool_thread() -> bool:
 #: on one thread / two: 4 KiB 163 / 68 MB/s, 16 KiB 292 / 221, 64 KiB 1247 / 851,
 #: 256 KiB 1389 / 1998.
 PARALLEL_MIN_BYTES = 128 << 10
+#: about this many bytes of (uncompressed) chunks or shards per batch of a remote read
+BATCH_BYTES = 64 << 20
 
 
 def run_indexed(
@@ -97,6 +99,59 @@ def run_indexed(
     futures = [get_pool().submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     _wait_all(futures)
     return results
+
+
+def start_indexed(fn: Callable[[int], T], n: int, *, item_bytes: int | None = None) -> Callable[[], list[T]]:
+    """:func:`run_indexed` without waiting: the work starts on the pool and the
+    returned function waits for it and gives the results (raising the first
+    error). Where run_indexed would run inline, the work is done before this
+    returns. The caller must call the result, also when it fails otherwise."""
+    workers = pool_size()
+    small = item_bytes is not None and item_bytes < PARALLEL_MIN_BYTES
+    if n <= 1 or workers == 1 or small or in_pool_thread():
+        results = [fn(i) for i in range(n)]
+        return lambda: results
+    ntasks = min(n, workers * 4)
+    bounds = [round(k * n / ntasks) for k in range(ntasks + 1)]
+    out: list[Any] = [None] * n
+
+    def run(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            out[i] = fn(i)
+
+    futures = [get_pool().submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+    def finish() -> list[T]:
+        _wait_all(futures)
+        return out
+
+    return finish
+
+
+def pipelined(batches: Sequence[Any], fetch: Callable[[Any], Any],
+              process: Callable[[Any, Any], Callable[[], Any]]) -> None:
+    """For each batch: ``fetch(batch)`` on this thread, then ``process(batch,
+    fetched)``, which starts pool work and returns its waiter. The fetch of one
+    batch overlaps the pool's work on the one before; at most two batches are
+    held. Every started batch is waited for before this returns or raises."""
+    pending: Callable[[], Any] | None = None
+    try:
+        for batch in batches:
+            fetched = fetch(batch)
+            if pending is not None:
+                waiter, pending = pending, None
+                waiter()
+            pending = process(batch, fetched)
+            del fetched
+        if pending is not None:
+            waiter, pending = pending, None
+            waiter()
+    finally:
+        if pending is not None:  # a fetch failed: let the started work end before raising
+            try:
+                pending()
+            except BaseException:  # noqa: BLE001 - the fetch's error is the one raised
+                pass
 
 
 def _wait_all(futures: Sequence[Future]) -> None:

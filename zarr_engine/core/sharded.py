@@ -37,7 +37,7 @@ import numpy as np
 from ..codecs.sharding import ShardingCodec, ShardLayout
 from ..errors import ChunkCorruptError
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
-from .pool import get_pool, in_pool_thread, pool_size, run_indexed
+from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, get_pool, in_pool_thread, pipelined, pool_size, run_indexed, start_indexed
 
 if TYPE_CHECKING:
     from ..codecs import CodecChain
@@ -178,19 +178,29 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
     if len(whole) > 1 and not io.store.prefers_batches and pool_size() > 1 and not in_pool_thread():
         _pipeline_whole(sh, whole, groups, work)
         whole = []
-    for lo in range(0, len(whole), BATCH_SHARDS):
-        batch = whole[lo : lo + BATCH_SHARDS]
-        keys = [io.key(s) for s in batch]
-        values = _fetch_whole(io.store, keys)
+    # Remote whole shards: the next batch is fetched while the pool decodes
+    # this one (at least two shards a batch, about BATCH_BYTES of data).
+    shard_bytes = io.chunk_nbytes  # the grid's chunks are the shards
+    per = BATCH_SHARDS
+    if shard_bytes >= PARALLEL_MIN_BYTES:  # small shards decode too quickly to be worth overlapping
+        per = max(2, min(BATCH_SHARDS, -(-len(whole) // 4), BATCH_BYTES // shard_bytes))
+
+    def fetch(lo: int) -> tuple[list[str], list[Any]]:
+        keys = [io.key(s) for s in whole[lo : lo + per]]
+        return keys, _fetch_whole(io.store, keys)
+
+    def process(lo: int, fetched: tuple[list[str], list[Any]]) -> Callable[[], Any]:
         tasks: list[tuple[int, Any]] = []
-        for s, key, value in zip(batch, keys, values):
+        for s, key, value in zip(whole[lo : lo + per], *fetched):
             if value is None:
                 tasks.extend((j, None) for j, _ in groups[s])
                 continue
             index, view = layout.split(value, key)
             tasks.extend((j, layout.piece(view, index, local)) for j, local in groups[s])
-        run_indexed(lambda t: work(*tasks[t]), len(tasks))
-        del values, tasks  # free this round's shards before fetching the next
+        return start_indexed(lambda t: work(*tasks[t]), len(tasks))
+
+    if whole:
+        pipelined(range(0, len(whole), per), fetch, process)
 
     if not partial:
         return
