@@ -16,6 +16,7 @@ from xarray.backends.store import StoreBackendEntrypoint
 from xarray.core.treenode import NodePath
 from xarray.core.utils import close_on_error
 
+from ..errors import DimensionLengthError, ZarrEngineError
 from .store import ZarrEngineStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +39,14 @@ _MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
 
 def _decode(store: ZarrEngineStore, **decode_kwargs: Any) -> "xr.Dataset":
     with close_on_error(store):
-        return StoreBackendEntrypoint().open_dataset(store, **decode_kwargs)
+        try:
+            return StoreBackendEntrypoint().open_dataset(store, **decode_kwargs)
+        except ValueError as e:
+            # arrays that give one dimension two lengths: xarray finds it when it
+            # builds the Dataset (after drop_variables), and says so without the store
+            if isinstance(e, ZarrEngineError) or "conflicting sizes for dimension" not in str(e):
+                raise
+            raise DimensionLengthError(f"{e} (arrays of {store.describe()}; drop_variables= can leave some out)") from e
 
 
 class ZarrEngineBackendEntrypoint(BackendEntrypoint):

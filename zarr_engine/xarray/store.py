@@ -369,18 +369,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         return Variable(dims, indexing.LazilyIndexedArray(wrapped), attrs, encoding)
 
     def get_variables(self) -> FrozenDict:
-        variables = {k: self.open_store_variable(k) for k in self.array_keys()}
-        # xarray would refuse a clash later with a bare ValueError naming neither array
-        sizes: dict[Any, tuple[int, str]] = {}
-        for name, var in variables.items():
-            for d, n in zip(var.dims, var.shape):
-                first = sizes.setdefault(d, (n, name))
-                if first[0] != n:
-                    raise DimensionLengthError(
-                        f"conflicting sizes for dimension {d!r}: {n} in array {name!r} but {first[0]} in "
-                        f"array {first[1]!r} of {self.describe()}"
-                    )
-        return FrozenDict(variables)
+        return FrozenDict((k, self.open_store_variable(k)) for k in self.array_keys())
 
     def get_attrs(self) -> dict[str, Any]:
         return {k: v for k, v in self.zarr_group.metadata.attributes.items() if not k.lower().startswith("_nc")}
