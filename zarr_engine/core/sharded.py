@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from concurrent.futures import Future, wait
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ MAX_GAP_REMOTE = 1 << 20
 MAX_MERGED = 32 << 20
 #: whole shards fetched (or written) per round; bounds memory for big selections
 BATCH_SHARDS = 16
+#: whole shards a local read has in flight at once (each read is one long copy on one thread)
+AHEAD = 2
 
 
 def sharding_of(chain: "CodecChain") -> ShardingCodec | None:
@@ -260,6 +263,14 @@ def _pipeline_whole(
     pool = get_pool()
     futures: list[Future] = []
     failed: list[BaseException] = []
+    # A shard is read into a buffer that returns to `free` once its last inner
+    # chunk is decoded, so the next shard reuses it: a fresh buffer (or bytes)
+    # per shard costs the kernel a page fault and a zeroed page every 4 KiB,
+    # which took longer than the copy itself (1 GiB in 8 shards: 500 -> 145 ms).
+    read_into = getattr(io.store, "read_into", None)
+    size_hint = io.chunk_nbytes + layout.index_size + 4096 * (1 + layout.n_inner)
+    free: list[np.ndarray] = []
+    lock = threading.Lock()
 
     def guarded(fn: Callable[..., None], *args: Any) -> None:
         if failed:
@@ -270,21 +281,47 @@ def _pipeline_whole(
             failed.append(e)
             raise
 
+    ahead = min(len(shards), AHEAD)
+
     def fetch(n: int) -> None:
         s = shards[n]
         key = io.key(s)
-        value = io.store.get(key)
-        if n + 1 < len(shards):
-            futures.append(pool.submit(guarded, fetch, n + 1))
+        buf: np.ndarray | None = None
+        if read_into is not None:
+            with lock:
+                buf = free.pop() if free else None
+            if buf is None:
+                buf = np.empty(size_hint, dtype=np.uint8)
+            value = read_into(key, buf)
+            if not isinstance(value, memoryview):  # absent, or larger than the buffer (then bytes)
+                with lock:
+                    free.append(buf)
+                buf = None
+        else:
+            value = io.store.get(key)
+        if n + ahead < len(shards):
+            futures.append(pool.submit(guarded, fetch, n + ahead))
         if value is None:
             tasks = [(j, None) for j, _ in groups[s]]
         else:
             index, view = layout.split(value, key)
             tasks = [(j, layout.piece(view, index, local)) for j, local in groups[s]]
-        for t in tasks:
-            futures.append(pool.submit(guarded, work, *t))
+        left = [len(tasks)]
 
-    futures.append(pool.submit(guarded, fetch, 0))
+        def decode(j: int, piece: Any) -> None:
+            try:
+                work(j, piece)
+            finally:
+                with lock:
+                    left[0] -= 1
+                    if left[0] == 0 and buf is not None:
+                        free.append(buf)  # every inner chunk of this shard is done with it
+
+        for t in tasks:
+            futures.append(pool.submit(guarded, decode, *t))
+
+    for n in range(ahead):
+        futures.append(pool.submit(guarded, fetch, n))
     seen = 0
     while seen < len(futures):  # tasks add futures before they finish, so this sees them all
         batch = futures[seen:]
