@@ -253,11 +253,12 @@ def _pipeline_whole(
     pool, overlapped with decoding.
 
     Reading a shard is a long copy on one thread; waiting for it before any
-    decoding starts would leave the other cores idle. So each fetch task, once
-    its shard is in, first queues the fetch of the next shard and then the
-    decode tasks of its own inner chunks: one thread reads while the others
-    decode, and only about two shards are held at a time. The tasks only
-    submit, never wait, so pool work still never waits on the pool.
+    decoding starts would leave the other cores idle. So :data:`AHEAD` shards
+    are read at first, each fetch task queues the decode tasks of its inner
+    chunks, and the last of those to finish queues the fetch of the shard
+    AHEAD places on, into the buffer just freed: one thread reads while the
+    others decode, and AHEAD shards (and buffers) are held at a time. The
+    tasks only submit, never wait, so pool work still never waits on the pool.
     """
     io, layout = sh.io, sh.layout
     pool = get_pool()
@@ -299,8 +300,6 @@ def _pipeline_whole(
                 buf = None
         else:
             value = io.store.get(key)
-        if n + ahead < len(shards):
-            futures.append(pool.submit(guarded, fetch, n + ahead))
         if value is None:
             tasks = [(j, None) for j, _ in groups[s]]
         else:
@@ -314,8 +313,12 @@ def _pipeline_whole(
             finally:
                 with lock:
                     left[0] -= 1
-                    if left[0] == 0 and buf is not None:
+                    last = left[0] == 0
+                    if last and buf is not None:
                         free.append(buf)  # every inner chunk of this shard is done with it
+                if last and n + ahead < len(shards):
+                    # the shard `ahead` places on is read into the buffer just freed
+                    futures.append(pool.submit(guarded, fetch, n + ahead))
 
         for t in tasks:
             futures.append(pool.submit(guarded, decode, *t))
