@@ -18,26 +18,15 @@ target is 2x). ``--quick`` uses (4096, 4096): 1,024 chunks. Not a test::
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
+from .bench_sharding import best as _best
 from .common import smooth_field
 from .w_s3 import BUCKET, MotoProcess, s3_environment
 
 ZSTD = [{"name": "zstd", "configuration": {"level": 1, "checksum": False}}]
-
-
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -82,12 +82,21 @@ def run_indexed(
     :data:`PARALLEL_MIN_BYTES` (``item_bytes``: an item's uncompressed size), or
     when called from a pool thread (so that pool work never waits on the pool).
     """
-    if n == 0:
-        return []
+    return start_indexed(fn, n, min_per_task=min_per_task, item_bytes=item_bytes)()
+
+
+def start_indexed(
+    fn: Callable[[int], T], n: int, *, min_per_task: int = 1, item_bytes: int | None = None
+) -> Callable[[], list[T]]:
+    """:func:`run_indexed` without waiting: the work starts on the pool and the
+    returned function waits for it and gives the results (raising the first
+    error). Where the work runs inline, it is done before this returns. The
+    caller must call the result, also when it fails otherwise."""
     workers = pool_size()
     small = item_bytes is not None and item_bytes < PARALLEL_MIN_BYTES
-    if n == 1 or workers == 1 or small or in_pool_thread():
-        return [fn(i) for i in range(n)]
+    if n <= 1 or workers == 1 or small or in_pool_thread():
+        done = [fn(i) for i in range(n)]
+        return lambda: done
     ntasks = min(n, max(1, n // max(1, min_per_task)), workers * 4)
     bounds = [round(k * n / ntasks) for k in range(ntasks + 1)]
     results: list[Any] = [None] * n
@@ -97,33 +106,10 @@ def run_indexed(
             results[i] = fn(i)
 
     futures = [get_pool().submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-    _wait_all(futures)
-    return results
-
-
-def start_indexed(fn: Callable[[int], T], n: int, *, item_bytes: int | None = None) -> Callable[[], list[T]]:
-    """:func:`run_indexed` without waiting: the work starts on the pool and the
-    returned function waits for it and gives the results (raising the first
-    error). Where run_indexed would run inline, the work is done before this
-    returns. The caller must call the result, also when it fails otherwise."""
-    workers = pool_size()
-    small = item_bytes is not None and item_bytes < PARALLEL_MIN_BYTES
-    if n <= 1 or workers == 1 or small or in_pool_thread():
-        results = [fn(i) for i in range(n)]
-        return lambda: results
-    ntasks = min(n, workers * 4)
-    bounds = [round(k * n / ntasks) for k in range(ntasks + 1)]
-    out: list[Any] = [None] * n
-
-    def run(lo: int, hi: int) -> None:
-        for i in range(lo, hi):
-            out[i] = fn(i)
-
-    futures = [get_pool().submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
     def finish() -> list[T]:
         _wait_all(futures)
-        return out
+        return results
 
     return finish
 

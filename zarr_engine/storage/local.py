@@ -138,31 +138,21 @@ class LocalStore(Store):
         buffer each pool thread keeps, so a chunk read allocates nothing and the
         same pages are reused (a fresh ``bytes`` per chunk costs an allocation and
         page faults on every byte)."""
-        path = self._path(key)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        view = memoryview(buf).cast("B")
+        n = self.read_exact_into(key, view)
+        if n is None:
             return None
-        try:
-            # No fstat: ask for the whole buffer. A read of a regular file comes
-            # back short only at its end, so fewer bytes than asked for is the
-            # whole value; a full buffer may mean more, then read it all.
-            view = memoryview(buf)
-            n = os.preadv(fd, [view], 0)
-            if n >= len(buf):
-                return self.get(key)
-            return view[:n].toreadonly()
-        except IsADirectoryError:
-            return None
-        finally:
-            os.close(fd)
+        if n > view.nbytes:  # longer than the buffer: read it whole
+            return self.get(key)
+        return view[:n].toreadonly()
 
     def read_exact_into(self, key: str, view: memoryview) -> int | None:
         """Read the value of ``key`` into ``view`` (writable bytes); None if absent.
 
         Returns the number of bytes read, or ``len(view) + 1`` when the value is
         longer than ``view``: a caller that expects exactly ``len(view)`` bytes
-        (uncompressed chunks) checks one number. One open, one ``preadv``, one close."""
+        (uncompressed chunks) checks one number. One open, one ``preadv`` (the
+        byte after ``view`` goes to a spare byte), one close; no ``fstat``."""
         path = self._path(key)
         try:
             fd = os.open(path, os.O_RDONLY)
