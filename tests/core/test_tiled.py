@@ -169,3 +169,18 @@ def test_writes_in_many_slabs_and_misaligned_boxes(tmp_path, monkeypatch):
     arr[1:, 3:47, :] = data[1:, 3:47, :][::-1]
     data[1:, 3:47, :] = data[1:, 3:47, :][::-1].copy()
     np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+
+
+@pytest.mark.parametrize("compressor", [None, "zstd"])
+def test_n5_blocks_cropped_at_the_edge_read_through_the_slab_path(tmp_path, compressor):
+    import tensorstore as ts
+
+    data = sample("uint16", (101, 97), seed=12)
+    arr = zarr_engine.create_array(str(tmp_path / "x.n5"), path="vol", shape=data.shape, chunks=(8, 4),
+                                   dtype="uint16", zarr_format="n5", compressor=compressor)
+    arr[...] = data
+    assert _engaged(arr, np.s_[...]) and not _write_engaged(arr, np.s_[...])  # writes crop edge blocks themselves
+    np.testing.assert_array_equal(arr[...], data)
+    np.testing.assert_array_equal(arr[3:99, 5:90], data[3:99, 5:90])
+    stored = ts.open({"driver": "n5", "kvstore": {"driver": "file", "path": str(tmp_path / "x.n5" / "vol")}}).result()
+    np.testing.assert_array_equal(stored.read().result().T, data)  # tensorstore exposes N5's own axis order
