@@ -165,3 +165,19 @@ class TestS3ConformanceThroughS3fs(StoreConformance):
         store.fs  # noqa: B018 - connect while the variable is set
         assert store._direct is None
         return store
+
+
+@pytest.mark.services
+def test_a_batch_arriving_at_once_sets_up_one_session(monkeypatch, s3_bucket_url, s3_store_options):
+    opened = []
+    real_open = s3direct.S3Direct._open
+
+    async def counting_open(self, loop):
+        opened.append(self)
+        return await real_open(self, loop)
+
+    monkeypatch.setattr(s3direct.S3Direct, "_open", counting_open)
+    store = FsspecStore(s3_bucket_url, {**s3_store_options, "skip_instance_cache": True})
+    store.set_many({f"k/{i}": bytes([i]) for i in range(40)})
+    assert store.get_many([f"k/{i}" for i in range(40)]) == {f"k/{i}": bytes([i]) for i in range(40)}
+    assert len(opened) == 1

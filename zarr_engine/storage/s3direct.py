@@ -118,6 +118,8 @@ class S3Direct:
         self._session: Any = None
         self._proxy: str | None = None
         self._loop: Any = None
+        self._init_lock: Any = None
+        self._init_loop: Any = None
         self._credentials: Any = None
         self._region = "us-east-1"
         self._anon = bool(getattr(fs, "anon", False))
@@ -130,6 +132,14 @@ class S3Direct:
         loop = asyncio.get_running_loop()
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
+        if self._init_loop is not loop:  # the first requests of a batch arrive together: one sets up
+            self._init_lock, self._init_loop = asyncio.Lock(), loop
+        async with self._init_lock:
+            if self._session is not None and self._loop is loop and not self._session.closed:
+                return self._session
+            return await self._open(loop)
+
+    async def _open(self, loop: Any) -> Any:
         import aiohttp
 
         client = await self.fs.set_session()  # credentials and region exactly as s3fs resolves them
