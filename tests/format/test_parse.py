@@ -253,3 +253,61 @@ def test_non_json_attribute_values_given_by_a_caller_are_copied_not_shared():
     out = checked_copy({"a": arr}, "", "zarr.json", "attributes")
     arr[0] = 99
     assert out["a"].tolist() == [0, 1, 2]
+
+
+def test_fill_values_that_compare_equal_but_differ_keep_apart():
+    import math
+
+    import numpy as np
+
+    from zarr_engine.format.v3 import parse_array_v3
+
+    def fill(value, dtype="float32"):
+        doc = copy.deepcopy(V3_ARRAY)
+        doc["data_type"], doc["fill_value"] = dtype, value
+        return parse_array_v3(doc).fill_value
+
+    for _ in range(2):  # the second round is served by the memo
+        assert math.copysign(1.0, fill(-0.0)) == -1.0 and math.copysign(1.0, fill(0.0)) == 1.0
+        assert np.isnan(fill("NaN")) and fill("Infinity") == np.inf and fill("-Infinity") == -np.inf
+        assert fill(1, "int8") == 1 and fill(1, "int8").dtype == np.int8 and fill(1, "uint16").dtype == np.uint16
+        assert fill(True, "bool") is np.True_ and fill(0, "bool") is np.False_
+        assert fill(2.5, "float64").dtype == np.float64 and fill(2.5) == np.float32(2.5)
+    with pytest.raises(MetadataError, match="fill_value"):
+        fill(True, "int8")
+
+
+@pytest.mark.parametrize("grid", [
+    {"name": "regular", "configuration": {"chunk_shape": [0, 5]}},
+    {"name": "regular", "configuration": {"chunk_shape": [5, -1]}},
+    {"name": "regular", "configuration": {"chunk_shape": [5]}},
+    {"name": "regular", "configuration": {"chunk_shape": [5, 5.5]}},
+    {"name": "regular", "configuration": {"chunk_shape": [5, True]}},
+    {"name": "regular", "configuration": {"chunk_shape": [5, 2**63]}},
+    {"name": "regular", "must_understand": False},
+])
+def test_chunk_grids_the_quick_path_passes_on_are_refused(grid):
+    with pytest.raises(MetadataError):
+        parse_node(v3(chunk_grid=grid), "")
+
+
+def test_codec_configurations_are_checked_on_the_quick_path_too():
+    deep: object = 0
+    for _ in range(300):
+        deep = {"x": deep}
+    with pytest.raises(MetadataError, match="nested more than"):
+        parse_node(v3(codecs=[{"name": "bytes", "configuration": deep}]), "")
+    with pytest.raises(MetadataError, match="configuration"):
+        parse_node(v3(codecs=[{"name": "bytes", "configuration": [1]}]), "")
+
+
+def test_array_metadata_from_checked_falls_back_when_a_field_is_missing():
+    from zarr_engine.format.metadata import ArrayMetadata
+    from zarr_engine.format.v3 import parse_array_v3
+
+    m = parse_array_v3(copy.deepcopy(V3_ARRAY))
+    again = ArrayMetadata.from_checked(zarr_format=3, shape=m.shape, chunk_shape=m.chunk_shape, data_type=m.data_type,
+                                       fill_value=m.fill_value, codecs=m.codecs)
+    assert again == m and again.order == "C" and again.extra_fields == {}
+    with pytest.raises(AttributeError):
+        m.shape = (1, 1)  # still frozen

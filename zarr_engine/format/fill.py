@@ -123,10 +123,27 @@ def fill_from_json(dt: "DataType", value: Any, zarr_format: int, path: str = "",
         if zarr_format == 2:
             return None
         fail(path, key, "fill_value must not be null in Zarr v3")
+    # numeric fill values are immutable numpy scalars: the same (type, JSON value)
+    # decodes to the same scalar, and consolidated metadata repeats them
+    cacheable = dt.configuration is None and dt.numpy_dtype.kind in "biufc" and type(value) in (str, int, float, bool)
+    if cacheable:
+        # float.hex keeps -0.0 apart from 0.0 (equal, with one hash) and gives NaN one key
+        memo = (dt.name, type(value), value.hex() if type(value) is float else value, zarr_format)
+        found = _NUMERIC_FILLS.get(memo)
+        if found is not None:
+            return found
     try:
-        return _decode(dt, value, zarr_format)
+        decoded = _decode(dt, value, zarr_format)
     except _Bad as exc:
         fail(path, key, f"fill_value {short(value)} is invalid for data type {dt.name!r}: {exc}")
+    if cacheable and isinstance(decoded, np.generic):
+        if len(_NUMERIC_FILLS) > 4096:
+            _NUMERIC_FILLS.clear()
+        _NUMERIC_FILLS[memo] = decoded
+    return decoded
+
+
+_NUMERIC_FILLS: dict[tuple[Any, ...], Any] = {}
 
 
 def _decode(dt: "DataType", value: Any, zarr_format: int) -> Any:

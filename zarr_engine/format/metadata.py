@@ -119,6 +119,17 @@ class ArrayMetadata:
     def replace(self, **changes: Any) -> "ArrayMetadata":
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_checked(cls, **fields: Any) -> "ArrayMetadata":
+        """An instance from every field, already validated (the parsers' fast path:
+        a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+        a quarter of parsing a consolidated array's metadata)."""
+        if fields.keys() != _ARRAY_FIELD_NAMES:
+            return cls(**fields)
+        obj = object.__new__(cls)
+        obj.__dict__.update(fields)
+        return obj
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ArrayMetadata):
             return NotImplemented
@@ -127,6 +138,9 @@ class ArrayMetadata:
         return to_documents(self) == to_documents(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_ARRAY_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(ArrayMetadata))
 
 
 @dataclass(frozen=True, eq=False)

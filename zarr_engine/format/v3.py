@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from ._util import (
+    MAX_EXTENT,
     as_dict,
     as_shape,
     check_relative_path,
@@ -46,6 +47,7 @@ _GROUP_FIELDS = ("attributes", "zarr_format", "consolidated_metadata", "node_typ
 #: codecs whose empty configuration zarr-python leaves out of zarr.json
 _BARE_WHEN_EMPTY = frozenset({"bytes", "crc32c"})
 _MAX_CONSOLIDATED_DEPTH = 32
+_KNOWN_SETS: dict[tuple[str, ...], frozenset[str]] = {}
 
 
 # -- pieces -------------------------------------------------------------------------
@@ -53,6 +55,10 @@ _MAX_CONSOLIDATED_DEPTH = 32
 
 def normalize_codec(spec: Any, path: str = "", key: str = KEY, field: str = "codecs") -> CodecSpec:
     """One codec as ``{"name": str, "configuration": dict}`` (from a bare name or an object)."""
+    if type(spec) is dict and len(spec) == 2:
+        name, config = spec.get("name"), spec.get("configuration")
+        if type(name) is str and name and type(config) is dict:
+            return {"name": name, "configuration": checked_copy(config, path, key, field)}  # the usual form
     if isinstance(spec, str):
         return {"name": spec, "configuration": {}}
     if not isinstance(spec, dict):
@@ -129,6 +135,12 @@ def parse_chunk_key_encoding(value: Any, path: str = "", key: str = KEY) -> Chun
 
 def parse_chunk_grid(value: Any, ndim: int, path: str = "", key: str = KEY) -> tuple[int, ...]:
     """The chunk shape of a ``regular`` chunk grid."""
+    if type(value) is dict and len(value) == 2 and value.get("name") == "regular":
+        config = value.get("configuration")
+        if type(config) is dict and len(config) == 1:
+            shape = config.get("chunk_shape")
+            if type(shape) is list and len(shape) == ndim and all(type(c) is int and 0 < c <= MAX_EXTENT for c in shape):
+                return tuple(shape)  # the usual document, checked in one pass
     if isinstance(value, dict):
         name = value.get("name")
     else:
@@ -164,6 +176,11 @@ def parse_attributes(value: Any, path: str = "", key: str = KEY) -> dict[str, An
 
 def _extension_fields(doc: dict[str, Any], known: tuple[str, ...], path: str) -> dict[str, Any]:
     """Unknown fields: kept when they say ``must_understand: false``, refused otherwise."""
+    known_set = _KNOWN_SETS.get(known)
+    if known_set is None:
+        known_set = _KNOWN_SETS[known] = frozenset(known)
+    if known_set.issuperset(doc):
+        return {}
     extra: dict[str, Any] = {}
     for name, value in doc.items():
         if name in known:
@@ -214,7 +231,7 @@ def parse_array_v3(doc: dict[str, Any], path: str = "") -> ArrayMetadata:
         names = [t.get("name") if isinstance(t, dict) else t for t in transformers]
         unsupported(path, KEY, f"storage transformers {short(names)}")
     extra = _extension_fields(doc, _ARRAY_FIELDS, path)
-    return ArrayMetadata(
+    return ArrayMetadata.from_checked(
         zarr_format=3,
         shape=shape,
         chunk_shape=chunks,
@@ -224,6 +241,9 @@ def parse_array_v3(doc: dict[str, Any], path: str = "") -> ArrayMetadata:
         chunk_key_encoding=cke,
         attributes=attributes,
         dimension_names=dim_names,
+        order="C",
+        filters=None,
+        compressor=None,
         storage_transformers=(),
         extra_fields=extra,
     )
