@@ -56,6 +56,16 @@ def content_version(value: bytes) -> str:
     return "blake2b:" + hashlib.blake2b(memoryview(value).cast("B"), digest_size=20).hexdigest()
 
 
+class ContentVersions:
+    """For stores whose versions are content hashes (:func:`content_version`):
+    ``get_versioned`` is then one ``get``. Put it before :class:`Store` in the bases."""
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """The value and its content hash (the version ``set_if`` compares)."""
+        value = self.get(key)  # type: ignore[attr-defined]
+        return value, (None if value is None else content_version(value))
+
+
 class Store(ABC):
     """Abstract key-value store.
 

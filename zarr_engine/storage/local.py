@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, StoreError
-from .base import Store, content_version, validate_key, validate_prefix
+from .base import ContentVersions, Store, content_version, validate_key, validate_prefix
 
 try:
     import fcntl
@@ -57,7 +57,7 @@ def _normalise_range(size: int, start: int, end: int | None) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
-class LocalStore(Store):
+class LocalStore(ContentVersions, Store):
     """Keys are files below ``root``; ``set`` writes a temporary file then renames it.
 
     Temporary files (a leading ``.`` and the suffix ``.zetmp``) never appear in
@@ -153,10 +153,8 @@ class LocalStore(Store):
         longer than ``view``: a caller that expects exactly ``len(view)`` bytes
         (uncompressed chunks) checks one number. One open, one ``preadv`` (the
         byte after ``view`` goes to a spare byte), one close; no ``fstat``."""
-        path = self._path(key)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = self._open_existing(key)
+        if fd is None:
             return None
         try:
             return os.preadv(fd, [view, _SPILL], 0)
@@ -165,11 +163,16 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
-    def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
-        path = self._path(key)
+    def _open_existing(self, key: str) -> int | None:
+        """A read-only descriptor of the key's file; None when there is none."""
         try:
-            fd = os.open(path, os.O_RDONLY)
+            return os.open(self._path(key), os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
+        fd = self._open_existing(key)
+        if fd is None:
             return None
         try:
             lo, hi = _normalise_range(os.fstat(fd).st_size, start, end)
@@ -250,11 +253,6 @@ class LocalStore(Store):
             raise
 
     # -- conditional writes ---------------------------------------------------
-    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
-        """The value and its content hash (the version ``set_if`` compares)."""
-        value = self.get(key)
-        return value, (None if value is None else content_version(value))
-
     def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
         """Compare-and-set; see the class docstring for what it is atomic against."""
         self._check_writable(key)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import ConflictError
-from .base import Store, content_version, validate_key, validate_prefix
+from .base import ContentVersions, Store, content_version, validate_key, validate_prefix
 
 
 class _Bucket:
@@ -42,7 +42,7 @@ def _bucket(name: str, keep: bool) -> _Bucket:
         return bucket
 
 
-class MemoryStore(Store):
+class MemoryStore(ContentVersions, Store):
     """Dict-backed store; ``url`` is ``memory://<name>``.
 
     Every MemoryStore of the same name in one process sees the same data,
@@ -108,11 +108,6 @@ class MemoryStore(Store):
             self._bucket.data[key] = value
 
     supports_conditional_writes = True
-
-    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
-        """The value and its content hash (the version ``set_if`` compares)."""
-        value = self.get(key)
-        return value, (None if value is None else content_version(value))
 
     def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
         """Compare-and-set under the store's lock (atomic against every write in the process)."""

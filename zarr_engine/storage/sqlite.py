@@ -7,10 +7,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import ConflictError, StoreError
-from .base import Store, content_version, validate_key, validate_prefix
+from .base import ContentVersions, Store, content_version, validate_key, validate_prefix
 
 #: Seconds a connection waits for another process's lock before failing.
 BUSY_TIMEOUT = 60.0
@@ -33,7 +34,7 @@ def _prefix_clause(prefix: str) -> tuple[str, tuple[Any, ...]]:
     return "key >= ? AND key < ?", (prefix, prefix[:-1] + chr(nxt))
 
 
-class SQLiteStore(Store):
+class SQLiteStore(ContentVersions, Store):
     """Keys are rows of one table in the SQLite database at ``path``.
 
     WAL journal, so readers never block the writer; each thread has its own
@@ -139,20 +140,27 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"reading {self.url} failed: {exc}") from exc
 
-    def _write(self, sql: str, rows: Iterable[Sequence[Any]], what: str) -> None:
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back when it
+        raises; SQLite's errors come out as StoreError naming ``what``."""
         conn = self._conn()
         try:
             # BEGIN IMMEDIATE takes the write lock up front, so two writers
             # queue on the busy timeout instead of deadlocking on an upgrade.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(sql, rows)
+                yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"writing {what} to {self.url} failed: {exc}") from exc
+
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]], what: str) -> None:
+        with self._transaction(what) as conn:
+            conn.executemany(sql, rows)
 
     # -- reads --------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
@@ -213,33 +221,19 @@ class SQLiteStore(Store):
         if rows:
             self._write("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", rows, f"{len(rows)} keys")
 
-    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
-        """The value and its content hash (the version ``set_if`` compares)."""
-        value = self.get(key)
-        return value, (None if value is None else content_version(value))
-
     def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
         """Compare-and-set in one write transaction; ConflictError when the version moved."""
         self._check_writable(key)
         validate_key(key)
-        conn = self._conn()
         blob = _blob(value)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT value FROM zarr WHERE key = ?", (key,)).fetchone()
-                found = None if row is None else content_version(row[0])
-                if found != expected:
-                    raise ConflictError(
-                        f"key {key!r} in {self.url} changed since it was read (expected {expected}, found {found})"
-                    )
-                conn.execute("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", (key, blob))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"writing {key!r} to {self.url} failed: {exc}") from exc
+        with self._transaction(repr(key)) as conn:
+            row = conn.execute("SELECT value FROM zarr WHERE key = ?", (key,)).fetchone()
+            found = None if row is None else content_version(row[0])
+            if found != expected:
+                raise ConflictError(
+                    f"key {key!r} in {self.url} changed since it was read (expected {expected}, found {found})"
+                )
+            conn.execute("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", (key, blob))
         return content_version(value)
 
     def delete(self, key: str) -> None:
