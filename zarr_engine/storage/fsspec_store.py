@@ -156,18 +156,24 @@ class FsspecStore(Store):
             return "absent"  # a "folder" where a key was asked for
         return "retry" if is_transient(exc) else "fail"
 
+    def _pause_or_raise(self, action: str, key: str, reading: bool, exc: Exception, attempt: int) -> float:
+        """After failed attempt number ``attempt`` (0-based): the seconds to wait before
+        the next one, or raise (_Absent for a missing key, StoreError when permanent
+        or out of retries)."""
+        kind = self._classify(exc, reading)
+        if kind == "absent":
+            raise _Absent() from None
+        if kind == "fail" or attempt >= self.retries:
+            raise self._fail(action, key, exc, attempt + 1) from exc
+        return backoff(attempt, self.retry_base, self.retry_cap)
+
     async def _aretry(self, action: str, key: str, reading: bool, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 0
         while True:
             try:
                 return await call()
-            except Exception as exc:  # noqa: BLE001 - classified below
-                kind = self._classify(exc, reading)
-                if kind == "absent":
-                    raise _Absent() from None
-                if kind == "fail" or attempt >= self.retries:
-                    raise self._fail(action, key, exc, attempt + 1) from exc
-                await asyncio.sleep(backoff(attempt, self.retry_base, self.retry_cap))
+            except Exception as exc:  # noqa: BLE001 - classified by _pause_or_raise
+                await asyncio.sleep(self._pause_or_raise(action, key, reading, exc, attempt))
                 attempt += 1
 
     def _retry(self, action: str, key: str, reading: bool, call: Callable[[], T]) -> T:
@@ -175,13 +181,8 @@ class FsspecStore(Store):
         while True:
             try:
                 return call()
-            except Exception as exc:  # noqa: BLE001 - classified below
-                kind = self._classify(exc, reading)
-                if kind == "absent":
-                    raise _Absent() from None
-                if kind == "fail" or attempt >= self.retries:
-                    raise self._fail(action, key, exc, attempt + 1) from exc
-                time.sleep(backoff(attempt, self.retry_base, self.retry_cap))
+            except Exception as exc:  # noqa: BLE001 - classified by _pause_or_raise
+                time.sleep(self._pause_or_raise(action, key, reading, exc, attempt))
                 attempt += 1
 
     def _run_batch(self, jobs: Sequence[Callable[[], Any]], ajobs: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
