@@ -22,8 +22,7 @@ import warnings
 
 import numpy as np
 
-from .bench_sharding import best as _best
-from .common import smooth_field
+from .common import best_of, smooth_field
 from .w_s3 import BUCKET, MotoProcess, s3_environment
 
 ZSTD = [{"name": "zstd", "configuration": {"level": 1, "checksum": False}}]
@@ -72,16 +71,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             zarr_write()
             w_ours, w_zarr = [], []
             for _ in range(args.repeats):
-                w_ours.append(_best(ours_write, 1))
-                w_zarr.append(_best(zarr_write, 1))
+                w_ours.append(best_of(ours_write, 1))
+                w_zarr.append(best_of(zarr_write, 1))
             ours = ze.open_array(f"s3://{BUCKET}/ours-{layout}-0.zarr", mode="r", storage_options=opts)
             theirs = zarr.open_array(ZarrFsspecStore.from_url(f"s3://{BUCKET}/ours-{layout}-0.zarr",
                                                               storage_options=opts, read_only=True), mode="r")
             assert np.array_equal(ours[...], data) and np.array_equal(theirs[...], data)
             r_ours, r_zarr = [], []
             for _ in range(args.repeats):
-                r_ours.append(_best(lambda: ours[...], 1))
-                r_zarr.append(_best(lambda: theirs[...], 1))
+                r_ours.append(best_of(lambda: ours[...], 1))
+                r_zarr.append(best_of(lambda: theirs[...], 1))
             for step, o, z in (("write", min(w_ours), min(w_zarr)), ("read", min(r_ours), min(r_zarr))):
                 results[f"{layout}_{step}_ours_mbps"] = mb / o
                 results[f"{layout}_{step}_zarr_mbps"] = mb / z

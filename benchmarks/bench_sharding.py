@@ -23,13 +23,14 @@ import argparse
 import json
 import shutil
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .common import best_of
 
 SHARDS = (128, 512, 512)
 INNER = (64, 128, 128)
@@ -49,15 +50,6 @@ def make_data(shape: tuple[int, ...], seed: int = 42) -> np.ndarray:
         for k in range(min(step, shape[0] - z)):
             out[z + k] = field * (1 + 0.01 * k) + ramp + rng.standard_normal(shape[1:], dtype=np.float32) * 0.05
     return out
-
-
-def best(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -107,9 +99,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                                   shards=SHARDS, compressors=zc.ZstdCodec(level=1), fill_value=0.0)
             z[...] = data
 
-    r["write_ours_sharded_s"] = best(ours_sharded_write, args.repeat)
-    r["write_zarr_sharded_s"] = best(zarr_sharded_write, args.repeat)
-    r["write_ours_unsharded_s"] = best(ours_unsharded_write, args.repeat)
+    r["write_ours_sharded_s"] = best_of(ours_sharded_write, args.repeat)
+    r["write_zarr_sharded_s"] = best_of(zarr_sharded_write, args.repeat)
+    r["write_ours_unsharded_s"] = best_of(ours_unsharded_write, args.repeat)
 
     ours = ze.open_array(str(root / "ours_sharded.zarr"), mode="r")
     ours_flat = ze.open_array(str(root / "ours_unsharded.zarr"), mode="r")
@@ -120,9 +112,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     assert np.array_equal(theirs[...], data) and np.array_equal(ours_flat[...], data)
 
     out = np.empty(shape, dtype=np.float32)
-    r["read_ours_sharded_s"] = best(lambda: ours.get_basic_selection(Ellipsis, out=out), args.repeat)
-    r["read_ours_unsharded_s"] = best(lambda: ours_flat.get_basic_selection(Ellipsis, out=out), args.repeat)
-    r["read_zarr_sharded_s"] = best(lambda: theirs[...], args.repeat)
+    r["read_ours_sharded_s"] = best_of(lambda: ours.get_basic_selection(Ellipsis, out=out), args.repeat)
+    r["read_ours_unsharded_s"] = best_of(lambda: ours_flat.get_basic_selection(Ellipsis, out=out), args.repeat)
+    r["read_zarr_sharded_s"] = best_of(lambda: theirs[...], args.repeat)
 
     rng = np.random.default_rng(7)
     grid = [s // c for s, c in zip(shape, INNER)]
@@ -135,8 +127,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 arr[sel]
         return run
 
-    r["random_ours_s"] = best(random_reads(ours), 1)
-    r["random_zarr_s"] = best(random_reads(theirs), 1)
+    r["random_ours_s"] = best_of(random_reads(ours), 1)
+    r["random_zarr_s"] = best_of(random_reads(theirs), 1)
     for s in sels[:20]:
         assert np.array_equal(ours[s], data[s])
 
