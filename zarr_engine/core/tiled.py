@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,10 +43,45 @@ def applies(io: "ChunkIO", plan: OrthogonalPlan) -> bool:
     nbytes = io.chunk_nbytes
     if not 0 < nbytes < PARALLEL_MIN_BYTES or io.meta.dtype.hasobject:
         return False
+    return _is_box(plan) and plan.nchunks >= MIN_CHUNKS
+
+
+def _is_box(plan: OrthogonalPlan) -> bool:
+    """Every axis a forward step-1 slice selecting something."""
     dims = plan.dims
-    if not dims or not all(type(d) is _SliceDim and d.step == 1 and not d.reverse and d.n > 0 for d in dims):
-        return False
-    return plan.nchunks >= MIN_CHUNKS
+    return bool(dims) and all(type(d) is _SliceDim and d.step == 1 and not d.reverse and d.n > 0 for d in dims)
+
+
+class _Slabs:
+    """The chunks a box selection touches, in slabs of whole chunk rows along the
+    first axis, each slab's chunks in C order (the order of its staging rows)."""
+
+    def __init__(self, io: "ChunkIO", plan: OrthogonalPlan) -> None:
+        self.chunk_shape = chunk_shape = tuple(io.meta.chunk_shape)
+        self.dims: list[Any] = plan.dims
+        self.lows = [d.start // c for d, c in zip(self.dims, chunk_shape)]
+        self.highs = [-(-(d.start + d.n) // c) for d, c in zip(self.dims, chunk_shape)]
+        self.counts = [hi - lo for lo, hi in zip(self.lows, self.highs)]
+        per_row = math.prod(self.counts[1:])
+        self.rows_per_slab = max(1, SLAB_BYTES // max(1, per_row * io.chunk_nbytes))
+        ndim = len(chunk_shape)
+        # (n0, n1, ..., c0, c1, ...) -> (n0, c0, n1, c1, ...)
+        self.interleave = [a for pair in zip(range(ndim), range(ndim, 2 * ndim)) for a in pair]
+        self.key = io.key
+
+    def __iter__(self) -> Iterator[tuple[int, int, list[str]]]:
+        """(first chunk row, end chunk row, the slab's keys)."""
+        tail = [range(lo, hi) for lo, hi in zip(self.lows[1:], self.highs[1:])]
+        for r0 in range(self.lows[0], self.highs[0], self.rows_per_slab):
+            r1 = min(self.highs[0], r0 + self.rows_per_slab)
+            yield r0, r1, [self.key(c) for c in itertools.product(range(r0, r1), *tail)]
+
+    def blocks(self, stage: np.ndarray, rows: int) -> np.ndarray:
+        """A slab's staging rows seen as its padded block, axes (n0, c0, n1, c1, ...)."""
+        return stage.reshape(rows, *self.counts[1:], *self.chunk_shape).transpose(self.interleave)
+
+    def padded_shape(self, rows: int) -> tuple[int, ...]:
+        return tuple(n * c for n, c in zip([rows, *self.counts[1:]], self.chunk_shape))
 
 
 def read_tiled(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarray:
@@ -53,29 +89,15 @@ def read_tiled(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarr
     from .engine import allocate, for_each_chunk
 
     meta = io.meta
-    chunk_shape = tuple(meta.chunk_shape)
-    dims: list[Any] = plan.dims
-    lows = [d.start // c for d, c in zip(dims, chunk_shape)]
-    highs = [(d.start + d.n - 1) // c + 1 for d, c in zip(dims, chunk_shape)]
-    counts = [hi - lo for lo, hi in zip(lows, highs)]
-    per_row = math.prod(counts[1:])  # chunks in one row along the first axis
-    rows_per_slab = max(1, SLAB_BYTES // max(1, per_row * io.chunk_nbytes))
-    ndim = len(chunk_shape)
-    # (n0, n1, ..., c0, c1, ...) -> (n0, c0, n1, c1, ...)
-    interleave = [a for pair in zip(range(ndim), range(ndim, 2 * ndim)) for a in pair]
+    slabs = _Slabs(io, plan)
+    chunk_shape, dims, first = slabs.chunk_shape, slabs.dims, slabs.dims[0]
     fill = io.fill
-    key = io.key
     nbytes = io.chunk_nbytes
     # uncompressed chunks in native order: read each file straight into its stage row
     read_exact = getattr(io.store, "read_exact_into", None) if io.chain.is_raw else None
-    tail = [range(lo, hi) for lo, hi in zip(lows[1:], highs[1:])]
-    first = dims[0]
 
-    for r0 in range(lows[0], highs[0], rows_per_slab):
-        r1 = min(highs[0], r0 + rows_per_slab)
-        coords = list(itertools.product(range(r0, r1), *tail))
-        keys = [key(c) for c in coords]
-        stage = allocate((len(coords), *chunk_shape), meta.dtype, f"reading {io.path or '/'}")
+    for r0, r1, keys in slabs:
+        stage = allocate((len(keys), *chunk_shape), meta.dtype, f"reading {io.path or '/'}")
 
         if read_exact is not None:
             _read_raw(read_exact, keys, stage, fill, nbytes)
@@ -89,13 +111,14 @@ def read_tiled(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarr
             for_each_chunk(io.store, keys, work, nbytes)
 
         # the slab as one padded block of whole chunks, then the part the selection wants
-        blocks = stage.reshape(r1 - r0, *counts[1:], *chunk_shape).transpose(interleave)
-        padded_shape = tuple(n * c for n, c in zip([r1 - r0, *counts[1:]], chunk_shape))
+        blocks = slabs.blocks(stage, r1 - r0)
+        padded_shape = slabs.padded_shape(r1 - r0)
         # rows of the padded block (and of out) this slab covers
         lo0 = max(first.start, r0 * chunk_shape[0])
         hi0 = min(first.start + first.n, r1 * chunk_shape[0])
         want = [slice(lo0 - r0 * chunk_shape[0], hi0 - r0 * chunk_shape[0])]
-        want += [slice(d.start - lo * c, d.start - lo * c + d.n) for d, lo, c in zip(dims[1:], lows[1:], chunk_shape[1:])]
+        want += [slice(d.start - lo * c, d.start - lo * c + d.n)
+                 for d, lo, c in zip(dims[1:], slabs.lows[1:], chunk_shape[1:])]
         dest = out[lo0 - first.start : hi0 - first.start]
         exact = all(w.start == 0 and w.stop == n for w, n in zip(want, padded_shape))
         if exact and dest.flags.c_contiguous:
@@ -138,10 +161,9 @@ def write_applies(io: "ChunkIO", plan: OrthogonalPlan) -> bool:
         return False
     if io.chain.crops_edges:
         return False
-    dims = plan.dims
-    if not dims or not all(type(d) is _SliceDim and d.step == 1 and not d.reverse and d.n > 0 for d in dims):
+    if not _is_box(plan):
         return False
-    for d, c in zip(dims, io.meta.chunk_shape):
+    for d, c in zip(plan.dims, io.meta.chunk_shape):
         end = d.start + d.n
         if d.start % c or (end % c and end != d.dim_len):
             return False
@@ -154,29 +176,19 @@ def write_tiled(io: "ChunkIO", plan: OrthogonalPlan, value: np.ndarray, *, write
     from .engine import allocate
 
     meta = io.meta
-    chunk_shape = tuple(meta.chunk_shape)
-    dims: list[Any] = plan.dims
-    lows = [d.start // c for d, c in zip(dims, chunk_shape)]
-    highs = [-(-(d.start + d.n) // c) for d, c in zip(dims, chunk_shape)]
-    counts = [hi - lo for lo, hi in zip(lows, highs)]
-    per_row = math.prod(counts[1:])
-    rows_per_slab = max(1, SLAB_BYTES // max(1, per_row * io.chunk_nbytes))
-    ndim = len(chunk_shape)
-    interleave = [a for pair in zip(range(ndim), range(ndim, 2 * ndim)) for a in pair]
-    tail = [range(lo, hi) for lo, hi in zip(lows[1:], highs[1:])]
-    store, key, fill = io.store, io.key, io.fill
+    slabs = _Slabs(io, plan)
+    chunk_shape, start = slabs.chunk_shape, slabs.dims[0].start
+    store, fill = io.store, io.fill
     written = deleted = 0
 
-    for r0 in range(lows[0], highs[0], rows_per_slab):
-        r1 = min(highs[0], r0 + rows_per_slab)
+    for r0, r1, keys in slabs:
         rows = r1 - r0
-        keys = [key(c) for c in itertools.product(range(r0, r1), *tail)]
         stage = allocate((len(keys), *chunk_shape), meta.dtype, f"writing {io.path or '/'}")
-        blocks = stage.reshape(rows, *counts[1:], *chunk_shape).transpose(interleave)
+        blocks = slabs.blocks(stage, rows)
         # the part of value these chunk rows hold; at the array's edge it is shorter than the chunks
-        v0 = r0 * chunk_shape[0] - dims[0].start
+        v0 = r0 * chunk_shape[0] - start
         part = value[v0 : v0 + rows * chunk_shape[0]]
-        padded_shape = (rows * chunk_shape[0], *(n * c for n, c in zip(counts[1:], chunk_shape[1:])))
+        padded_shape = slabs.padded_shape(rows)
         if part.shape == padded_shape:
             blocks[...] = part.reshape(blocks.shape)
         else:
