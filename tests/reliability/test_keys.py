@@ -121,3 +121,27 @@ def test_zip_with_escaping_member_names_is_refused_on_open(member: str, tmp_path
     with pytest.raises(InvalidKeyError):
         ze.open_group(f"zip://{path}", mode="r")
     assert not (tmp_path / "evil").exists()
+
+
+def test_the_quick_key_check_accepts_only_keys_the_full_checks_accept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # validate_key answers plain keys (letters, digits, '_', '-', inner '.') with one
+    # regular expression; nothing it lets through may be a key the full checks refuse
+    import re
+
+    import numpy as np
+
+    from zarr_engine.storage import base
+
+    rng = np.random.default_rng(7)
+    alphabet = list("ab0_-./\\:\x00C ")
+    keys = {"".join(rng.choice(alphabet, size=int(rng.integers(1, 9)))) for _ in range(20000)}
+    quick = sorted(k for k in keys if base._PLAIN_KEY.fullmatch(k))
+    assert len(quick) > 500  # the generator does reach the quick path
+    monkeypatch.setattr(base, "_PLAIN_KEY", re.compile(r"(?!)"))  # never matches: the full checks alone
+    for key in quick:
+        assert base.validate_key(key) == key
+    monkeypatch.undo()
+    for key in ("c/0/1", "zarr.json", "a.b/c-d_e/0.0"):
+        assert base._PLAIN_KEY.fullmatch(key)
+    for key in ("..", "a/../b", "a//b", "/a", "a/", ".zattrs", "C:x", "a\\b", "a\x00"):
+        assert not base._PLAIN_KEY.fullmatch(key)
