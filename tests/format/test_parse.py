@@ -311,3 +311,16 @@ def test_array_metadata_from_checked_falls_back_when_a_field_is_missing():
     assert again == m and again.order == "C" and again.extra_fields == {}
     with pytest.raises(AttributeError):
         m.shape = (1, 1)  # still frozen
+
+
+@pytest.mark.parametrize("encoding", [("default", "/"), ("default", "."), ("v2", "."), ("v2", "/"), ("n5", "/")])
+def test_keys_of_a_box_are_the_keys_of_each_chunk_in_c_order(encoding):
+    import itertools
+
+    from zarr_engine.format.metadata import ChunkKeyEncoding
+
+    enc = ChunkKeyEncoding(*encoding)
+    for ranges in ([range(3, 7)], [range(0, 2), range(9, 12)], [range(1, 3), range(0, 1), range(10, 13)], []):
+        for prefix in ("", "group/array/"):
+            expected = [prefix + enc.encode(c) for c in itertools.product(*ranges)]
+            assert enc.encode_box(list(ranges), prefix) == expected

@@ -43,6 +43,24 @@ class ChunkKeyEncoding:
             return "0"
         return self.separator.join(str(c) for c in coords)
 
+    def encode_box(self, ranges: list[range], prefix: str = "") -> list[str]:
+        """``prefix`` + :meth:`encode` of every chunk in the box ``ranges`` (one
+        range of grid coordinates per axis), in C order: each coordinate is
+        formatted once, and each key costs one string concatenation per axis."""
+        if not ranges:
+            return [prefix + self.encode(())]
+        texts = [[str(i) for i in r] for r in ranges]
+        if self.name == "n5":  # coordinates reversed: each later axis goes in front
+            keys = texts[0]
+            for axis in texts[1:]:
+                keys = [t + "/" + k for k in keys for t in axis]
+            return [prefix + k for k in keys] if prefix else keys
+        sep = self.separator
+        keys = [prefix + ("c" + sep if self.name == "default" else "") + t for t in texts[0]]
+        for axis in texts[1:]:
+            keys = [k + sep + t for k in keys for t in axis]
+        return keys
+
     def decode(self, key: str) -> tuple[int, ...] | None:
         """Grid coordinates of a chunk key, or None if ``key`` is not a chunk key of this encoding."""
         try:
