@@ -70,3 +70,71 @@ def test_symlinked_folder_listed(tmp_path: Path) -> None:
     root.mkdir()
     os.symlink(real, root / "link")
     assert list(LocalStore(root).list()) == ["link/k"]
+
+
+# -- the loops the engine uses for many small chunks ------------------------------------------
+
+
+def test_read_each_into_counts_each_key_in_order(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.set_many([("c/0/0", b"abcd"), ("c/0/1", b"xy"), ("c/1/0", b"longer than four")])
+    (tmp_path / "c" / "1" / "1").mkdir()  # a folder where a value would be: absent
+    keys = ["c/0/0", "c/0/1", "c/9/9", "c/1/0", "c/1/1", "c/0/0/deeper"]
+    bufs = [bytearray(4) for _ in keys]
+    got = list(store.read_each_into(keys, [memoryview(b) for b in bufs]))
+    assert got == [4, 2, None, 5, None, None]  # 5: longer than its 4-byte view
+    assert bytes(bufs[0]) == b"abcd" and bytes(bufs[1][:2]) == b"xy"
+    assert store.read_exact_into("c/0/1", memoryview(bytearray(8))) == 2
+
+
+def test_read_each_into_refuses_a_bad_key_naming_it(tmp_path: Path) -> None:
+    from zarr_engine.errors import InvalidKeyError
+
+    store = LocalStore(tmp_path)
+    with pytest.raises(InvalidKeyError, match=r"\.\./x"):
+        list(store.read_each_into(["ok", "../x"], [memoryview(bytearray(4))] * 2))
+
+
+def test_set_many_writes_each_pair_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.set("c/0", b"old")
+    store.set_many((f"c/{i}", bytes([i]) * i) for i in range(5))
+    assert [store.get(f"c/{i}") for i in range(5)] == [bytes([i]) * i for i in range(5)]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [str(i) for i in range(5)]
+    with pytest.raises(Exception, match="read-only"):
+        store.with_read_only().set_many({"c/9": b"x"})
+    assert store.get("c/9") is None
+
+
+def test_a_leftover_temporary_file_with_the_next_name_is_stepped_around(tmp_path: Path) -> None:
+    from zarr_engine.storage import local
+
+    store = LocalStore(tmp_path)
+    store.set("k", b"1")
+    # the name the next write of "k" would draw, taken by a writer that crashed
+    counter = local._temp_counter
+    upcoming = next(counter)
+    local._temp_counter = __import__("itertools").count(upcoming)
+    stale = tmp_path / f".k.{local._temp_token}{upcoming:x}{TEMP_SUFFIX}"
+    stale.write_bytes(b"half written")
+    store.set("k", b"2")
+    assert store.get("k") == b"2"
+    assert stale.read_bytes() == b"half written"  # not ours to remove, and not listed
+    assert list(store.list()) == ["k"]
+
+
+def test_a_forked_child_draws_other_temporary_names(tmp_path: Path) -> None:
+    from zarr_engine.storage import local
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its token, then leave without running pytest's teardown
+        os.write(write, local._temp_token.encode())
+        os._exit(0)
+    os.close(write)
+    child_token = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child_token and child_token != local._temp_token
