@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
@@ -119,6 +119,21 @@ class BytesBytesCodec(Codec):
                 f"{self.name}: decoded {decoded.size} bytes, expected {out.size}"
             )
         out[...] = decoded
+
+
+class QuickCoders(NamedTuple):
+    """Coders for a loop over many small chunks on one thread (a chain offers them
+    through ``CodecChain.quick_coders``). They may hold a compression context: make
+    one set per thread.
+
+    ``encode(chunk)`` gives the bytes the chain's encode gives. ``decode(data, out)``
+    fills ``out`` (the chunk's bytes) and returns True, or returns False, leaving
+    ``out`` undefined, for anything it does not take; the caller then uses the
+    chain's checked decode, which names what is wrong.
+    """
+
+    encode: Callable[[Any], bytes]
+    decode: Callable[[Any, memoryview], bool]
 
 
 class CodecConfigError(CodecError, MetadataError):

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - numcodecs alone still does everything
 
 from ..errors import ChunkCorruptError
 from ._util import FrozenConfig, byte_view, check_int, check_keys
-from .base import BytesBytesCodec, ChunkSpec, CodecConfigError
+from .base import BytesBytesCodec, ChunkSpec, CodecConfigError, QuickCoders
 
 # -- stream inspection ---------------------------------------------------------
 
@@ -242,6 +242,30 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
 
     def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
         zstd_decode_into(self._nc, data, out)
+
+    def quick_coders(self, nbytes: int) -> QuickCoders | None:
+        """Coders for a loop over many chunks of ``nbytes`` (see :class:`QuickCoders`),
+        each holding one zstd context for the whole loop; None without ``zstandard``
+        or for chunks where a context per call costs nothing."""
+        if _zstandard is None or nbytes > ZSTD_SMALL or self.level < 0:
+            return None
+        compress = _zstandard.ZstdCompressor(
+            level=self.level, write_checksum=self.checksum, write_content_size=True
+        ).compress
+        decompress = _zstandard.ZstdDecompressor().decompress
+        content_size = _zstandard.frame_content_size
+        failed = (_zstandard.ZstdError, ValueError, TypeError)
+
+        def decode(data: Any, out: memoryview) -> bool:
+            try:
+                if content_size(data) != nbytes:
+                    return False
+                out[:] = decompress(data, allow_extra_data=False)
+            except failed:
+                return False
+            return True
+
+        return QuickCoders(compress, decode)
 
 
 #: chunks up to this size go through zstd contexts kept per thread (``zstandard``):

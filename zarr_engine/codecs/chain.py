@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ChunkCorruptError, CodecError, MetadataError, ZarrEngineError
 from .array_codecs import BytesCodec
-from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec
+from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, QuickCoders
 from .numcodecs_codec import NumcodecsBytesBytesCodec
 from .registry import get_codec
 
@@ -53,6 +53,10 @@ class _BytesFilter(ArrayArrayCodec):
         target = np.empty(spec.nbytes, dtype=np.uint8)
         self.inner.decode_into(np.ascontiguousarray(data).reshape(-1).view(np.uint8), target, spec)
         return target.view(spec.dtype).reshape(spec.shape)
+
+
+def _tobytes(chunk: np.ndarray) -> bytes:
+    return chunk.tobytes()
 
 
 #: Largest chunk numpy can allocate (its sizes are signed 64-bit).
@@ -185,6 +189,25 @@ class CodecChain:
         """Whether a stored chunk is exactly the chunk's bytes in C order (a lone
         ``bytes`` codec in native byte order): a read may land straight in place."""
         return self._direct and not self._swap and not self._bb
+
+    def quick_coders(self) -> QuickCoders | None:
+        """:class:`QuickCoders` for loops over many small chunks, for the chains
+        that have them: a lone ``bytes`` codec in native order, alone
+        (:attr:`is_raw`) or followed by one compressor offering ``quick_coders``.
+        None for other chains."""
+        if not self._direct or self._swap or len(self._bb) > 1:
+            return None
+        nbytes = self._ab_spec.nbytes
+        if not self._bb:
+            def decode_raw(data: Any, out: memoryview) -> bool:
+                if len(data) != nbytes:
+                    return False
+                out[:] = data
+                return True
+
+            return QuickCoders(_tobytes, decode_raw)
+        make = getattr(self._bb[0], "quick_coders", None)
+        return make(nbytes) if make is not None else None
 
     @property
     def is_fixed_size(self) -> bool:
