@@ -132,3 +132,34 @@ def test_remote_reads_in_many_batches_equal_numpy(monkeypatch, shards):
     arr[...] = data
     np.testing.assert_array_equal(arr[...], data)
     np.testing.assert_array_equal(arr[5:60, 3:100, 7:128], data[5:60, 3:100, 7:128])
+
+
+def test_run_probed_keeps_quick_items_on_the_calling_thread():
+    set_pool_size(2)
+    try:
+        seen: list[tuple[int, int, str]] = []
+        pool.run_probed(lambda lo, hi: seen.append((lo, hi, threading.current_thread().name)), 1000)
+        assert [(lo, hi) for lo, hi, _ in seen] == [(0, pool.PROBE_ITEMS), (pool.PROBE_ITEMS, 1000)]
+        assert {name for _, _, name in seen} == {threading.current_thread().name}
+    finally:
+        set_pool_size(None)
+
+
+def test_run_probed_splits_slow_items_across_the_pool():
+    set_pool_size(2)
+    try:
+        done = np.zeros(300, dtype=int)
+        names: set[str] = set()
+
+        def part(lo: int, hi: int) -> None:
+            names.add(threading.current_thread().name)
+            for i in range(lo, hi):
+                time.sleep(pool.SLOW_ITEM_SECONDS * 1.5)  # a slow store call
+                done[i] += 1
+
+        pool.run_probed(part, 300)
+        assert (done == 1).all()  # every item once
+        assert any(n.startswith("zarr-engine") for n in names)
+        assert threading.current_thread().name in names  # the probe ran here
+    finally:
+        set_pool_size(None)
