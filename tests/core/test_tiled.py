@@ -162,7 +162,7 @@ def test_writes_in_many_slabs_and_misaligned_boxes(tmp_path, monkeypatch):
     data = sample("uint16", (40, 50, 60), seed=6)
     path = str(tmp_path / "s.zarr")
     arr = zarr_engine.create_array(path, shape=data.shape, chunks=(4, 5, 6), dtype="uint16", compressors=ZSTD)
-    monkeypatch.setattr(tiled, "SLAB_BYTES", 4 * 5 * 6 * 2 * 7)
+    monkeypatch.setattr(tiled, "WRITE_SLAB_BYTES", 4 * 5 * 6 * 2 * 7)
     arr[...] = data
     np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
     assert not _write_engaged(arr, np.s_[1:, :, :])  # starts inside a chunk: read-modify-write
@@ -184,3 +184,51 @@ def test_n5_blocks_cropped_at_the_edge_read_through_the_slab_path(tmp_path, comp
     np.testing.assert_array_equal(arr[3:99, 5:90], data[3:99, 5:90])
     stored = ts.open({"driver": "n5", "kvstore": {"driver": "file", "path": str(tmp_path / "x.n5" / "vol")}}).result()
     np.testing.assert_array_equal(stored.read().result().T, data)  # tensorstore exposes N5's own axis order
+
+
+def test_writes_encoding_ahead_across_slabs_equal_zarr_python(tmp_path, monkeypatch):
+    from zarr_engine.core import pool
+
+    pool.set_pool_size(2)
+    try:
+        calls = []
+        real = tiled._store_encoding_ahead
+        monkeypatch.setattr(tiled, "_store_encoding_ahead", lambda *a: calls.append(len(a[3])) or real(*a))
+        monkeypatch.setattr(tiled, "WRITE_SLAB_BYTES", 2 * 16 * 16 * 4 * 4 * 4 * 2)  # two chunk rows a slab
+        data = sample("uint16", (64, 64, 64), seed=8)
+        data[8:12, :, :] = 0  # a chunk row all fill value: deleted, not stored
+        path = str(tmp_path / "a.zarr")
+        arr = zarr_engine.create_array(path, shape=data.shape, chunks=(4, 4, 4), dtype="uint16", compressors=ZSTD)
+        arr[...] = data
+        if not calls:
+            pytest.skip("zstandard's batch encoder is not installed")
+        assert len(calls) == 8 and sorted(calls)[0] == 256  # 8 slabs; the one with the empty row stores half
+        np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+        assert not (tmp_path / "a.zarr" / "c" / "2").exists()
+        # the frames are the ones the chain's own encode makes
+        chunk = np.ascontiguousarray(data[4:8, 8:12, 12:16])
+        assert (tmp_path / "a.zarr" / "c" / "1" / "2" / "3").read_bytes() == bytes(arr._io.chain.encode(chunk))
+    finally:
+        pool.set_pool_size(None)
+
+
+def test_a_store_failing_while_encoding_ahead_raises_its_error(tmp_path, monkeypatch):
+    from zarr_engine.core import pool
+    from zarr_engine.storage import LocalStore
+
+    class Failing(LocalStore):
+        def set_many(self, items):
+            for key, value in items:
+                if key == "c/9/9":
+                    raise OSError(28, "No space left on device")
+                self.set(key, value)
+
+    pool.set_pool_size(2)
+    try:
+        store = Failing(tmp_path / "a.zarr")
+        arr = zarr_engine.create_array(store, shape=(128, 128), chunks=(8, 8), dtype="uint8", compressors=ZSTD)
+        with pytest.raises(OSError, match="No space left"):
+            arr[...] = sample("uint8", (128, 128))
+        assert store.get("c/9/8") is not None and store.get("c/9/9") is None
+    finally:
+        pool.set_pool_size(None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal, NamedTuple
+from typing import Any, Callable, ClassVar, Literal, NamedTuple, Sequence
 
 import numpy as np
 
@@ -130,10 +130,16 @@ class QuickCoders(NamedTuple):
     fills ``out`` (the chunk's bytes) and returns True, or returns False, leaving
     ``out`` undefined, for anything it does not take; the caller then uses the
     chain's checked decode, which names what is wrong.
+
+    ``encode_many(src, offsets, threads)``, where offered, encodes the chunks
+    whose bytes start at ``offsets`` in the 1-d uint8 array ``src`` in one call on
+    ``threads`` threads of the compressor's own, and gives one bytes-like value
+    per chunk, each what ``encode`` gives for it.
     """
 
     encode: Callable[[Any], bytes]
     decode: Callable[[Any, memoryview], bool]
+    encode_many: Callable[[np.ndarray, np.ndarray, int], Sequence[Any]] | None = None
 
 
 class CodecConfigError(CodecError, MetadataError):

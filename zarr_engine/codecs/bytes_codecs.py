@@ -249,9 +249,8 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
         or for chunks where a context per call costs nothing."""
         if _zstandard is None or nbytes > ZSTD_SMALL or self.level < 0:
             return None
-        compress = _zstandard.ZstdCompressor(
-            level=self.level, write_checksum=self.checksum, write_content_size=True
-        ).compress
+        cctx = _zstandard.ZstdCompressor(level=self.level, write_checksum=self.checksum, write_content_size=True)
+        compress = cctx.compress
         decompress = _zstandard.ZstdDecompressor().decompress
         content_size = _zstandard.frame_content_size
         failed = (_zstandard.ZstdError, ValueError, TypeError)
@@ -265,7 +264,18 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
                 return False
             return True
 
-        return QuickCoders(compress, decode)
+        def encode_many(src: np.ndarray, offsets: np.ndarray, threads: int) -> list[Any]:
+            # zstd's own threads compress every chunk in one call, without the GIL;
+            # the frames are the ones compress() makes (same context parameters)
+            segments = np.empty((len(offsets), 2), dtype=np.uint64)
+            segments[:, 0], segments[:, 1] = offsets, nbytes
+            frames = cctx.multi_compress_to_buffer(
+                _zstandard.BufferWithSegments(src, segments.tobytes()), threads=threads
+            )
+            return [frames[j] for j in range(len(offsets))]
+
+        many = encode_many if hasattr(cctx, "multi_compress_to_buffer") else None
+        return QuickCoders(compress, decode, many)
 
 
 #: chunks up to this size go through zstd contexts kept per thread (``zstandard``):
