@@ -243,6 +243,37 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
     def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
         zstd_decode_into(self._nc, data, out)
 
+    def decode_prefix_into(self, data: Any, out: np.ndarray, need: int) -> bool:
+        """Decode the first ``need`` bytes of the frame ``data`` into ``out`` (the
+        whole chunk's bytes, 1-d uint8), leaving the rest of ``out`` undefined, and
+        return True; or return False for the caller to decode the whole frame.
+
+        zstd decodes a frame front to back, block by block, so the part of a
+        chunk a small selection needs costs that part's blocks only. Frames with
+        a checksum are always decoded whole (the checksum covers all of it), as
+        are frames that do not announce exactly ``out``'s size; any error in the
+        part is left for the whole decode to report."""
+        if _zstandard is None or need >= out.size:
+            return False
+        try:
+            params = _zstandard.get_frame_parameters(data)
+            if params.content_size != out.size or params.has_checksum:
+                return False
+            dctx = getattr(_zstd_tls, "decompressor", None)
+            if dctx is None:
+                dctx = _zstd_tls.decompressor = _zstandard.ZstdDecompressor()
+            target = memoryview(out)[:need]
+            got = 0
+            with dctx.stream_reader(data) as reader:
+                while got < need:
+                    n = reader.readinto(target[got:])
+                    if not n:
+                        return False
+                    got += n
+        except (_zstandard.ZstdError, ValueError, TypeError):
+            return False
+        return True
+
     def quick_coders(self, nbytes: int) -> QuickCoders | None:
         """Coders for a loop over many chunks of ``nbytes`` (see :class:`QuickCoders`),
         each holding one zstd context for the whole loop; None without ``zstandard``

@@ -16,6 +16,7 @@ Decoding strategies, fastest first:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -189,6 +190,20 @@ class CodecChain:
         """Whether a stored chunk is exactly the chunk's bytes in C order (a lone
         ``bytes`` codec in native byte order): a read may land straight in place."""
         return self._direct and not self._swap and not self._bb
+
+    def decode_prefix(self, data: Any, out: np.ndarray, nelems: int) -> bool:
+        """Decode at least the first ``nelems`` elements (C order) of a stored chunk
+        into ``out`` (C-contiguous, of :attr:`chunk_spec`), leaving the rest
+        undefined; True when done. False when this chain cannot stop early (only a
+        lone native-order ``bytes`` codec before one compressor that can, such as
+        zstd, does) or the stream is not one it takes: the caller then decodes the
+        whole chunk with :meth:`decode`, which reports what is wrong."""
+        if not self._direct or self._swap or len(self._bb) != 1 or nelems >= math.prod(self._chunk_spec.shape):
+            return False
+        part = getattr(self._bb[0], "decode_prefix_into", None)
+        if part is None:
+            return False
+        return bool(part(data, out.reshape(-1).view(np.uint8), nelems * self._chunk_spec.dtype.itemsize))
 
     def quick_coders(self) -> QuickCoders | None:
         """:class:`QuickCoders` for loops over many small chunks, for the chains

@@ -25,7 +25,7 @@ from ..codecs import ChunkSpec, CodecChain
 from ..errors import ChunkCorruptError, ResourceError, StoreError
 from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
-from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
+from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, prefix_elements, set_orthogonal
 from . import sharded  # also registers the sharding_indexed codec
 from . import tiled
 from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, pipelined, run_indexed, start_indexed
@@ -284,7 +284,13 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
                     chunk = io.decode(data, keys[i], scratch=True)
                     view[...] = chunk.reshape(view.shape)
                     return
-        chunk = io.decode(data, keys[i], scratch=reuse)
+        if reuse and io.fixed_size is None:  # (a fixed size is checked before any buffer is allocated)
+            # a compressed chunk: decode only as far as the selection's last element, where the chain can
+            chunk = scratch_chunk(chunk_shape, dtype)
+            if not io.chain.decode_prefix(data, chunk, prefix_elements(p.chunk_sel, chunk_shape)):
+                io.decode(data, keys[i], out=chunk)
+        else:
+            chunk = io.decode(data, keys[i], scratch=reuse)
         set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
 
     for_each_chunk(io.store, keys, work, io.chunk_nbytes)

@@ -259,6 +259,29 @@ def _dim_indexer(s: Any, dim_len: int, clen: int, axis: int, allow_arrays: bool)
     raise SelectionError(f"unsupported selection {s!r} on axis {axis}")
 
 
+def prefix_elements(chunk_sel: tuple[Any, ...], chunk_shape: tuple[int, ...]) -> int:
+    """How many elements of a chunk, counted in C order from its start, a
+    selection within it needs: one past the flat index of its last element (the
+    whole chunk when the selection is empty or the chunk has no axes)."""
+    size = math.prod(chunk_shape)
+    if not chunk_shape:
+        return size
+    last = []
+    for s, n in zip(chunk_sel, chunk_shape):
+        if isinstance(s, slice):
+            r = range(*s.indices(n))
+            if not r:
+                return size
+            last.append(max(r[0], r[-1]))
+        elif isinstance(s, np.ndarray):
+            if not s.size:
+                return size
+            last.append(int(s.max()))
+        else:
+            last.append(int(s))
+    return int(np.ravel_multi_index(last, chunk_shape)) + 1
+
+
 @dataclass(frozen=True)
 class ChunkProjection:
     """One chunk touched by an orthogonal selection."""

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..codecs.sharding import ShardingCodec, ShardLayout
 from ..errors import ChunkCorruptError
-from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, set_orthogonal
+from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, prefix_elements, set_orthogonal
 from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, get_pool, in_pool_thread, pipelined, pool_size, run_indexed, start_indexed
 
 if TYPE_CHECKING:
@@ -366,7 +366,12 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
                     chunk = layout.decode_inner(data, key, local, out=scratch_chunk(inner_shape, dtype))
                     view[...] = chunk.reshape(view.shape)
                     return
-        chunk = layout.decode_inner(data, key, local, out=scratch_chunk(inner_shape, dtype) if reuse else None)
+        if reuse:  # decode only as far as the selection's last element, where the inner chain can
+            chunk = scratch_chunk(inner_shape, dtype)
+            if not layout.inner.decode_prefix(data, chunk, prefix_elements(p.chunk_sel, inner_shape)):
+                layout.decode_inner(data, key, local, out=chunk)
+        else:
+            chunk = layout.decode_inner(data, key, local)
         set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
 
     _read_inner(sh, coords, work)
