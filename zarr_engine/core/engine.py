@@ -362,10 +362,13 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
         p = projs[i]
         part = get_orthogonal(value, p.out_sel) if p.out_sel else value
         if p.is_whole and not any(isinstance(s, (int, np.integer)) for s in p.chunk_sel):
-            # into this thread's chunk buffer: a fresh array per chunk costs a page
-            # fault on every page (the chain's encode never returns a view of it)
-            chunk = scratch_chunk(chunk_shape, part.dtype)
-            np.copyto(chunk, part.reshape(chunk_shape))
+            if part.dtype.hasobject:  # never leave object references behind in a reused buffer
+                chunk = np.ascontiguousarray(part).reshape(chunk_shape)
+            else:
+                # into this thread's chunk buffer: a fresh array per chunk costs a page
+                # fault on every page (the chain's encode never returns a view of it)
+                chunk = scratch_chunk(chunk_shape, part.dtype)
+                np.copyto(chunk, part.reshape(chunk_shape))
         else:
             if old is not None:
                 chunk = io.decode_writable(old, keys[i])
