@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zarr_engine.errors import StoreError
+from zarr_engine.errors import ReadOnlyError, StoreError
 from zarr_engine.storage import LocalStore
 from zarr_engine.storage.conformance import StoreConformance
 from zarr_engine.storage.local import TEMP_SUFFIX
@@ -101,20 +101,23 @@ def test_set_many_writes_each_pair_and_leaves_no_temporary_file(tmp_path: Path) 
     store.set_many((f"c/{i}", bytes([i]) * i) for i in range(5))
     assert [store.get(f"c/{i}") for i in range(5)] == [bytes([i]) * i for i in range(5)]
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [str(i) for i in range(5)]
-    with pytest.raises(Exception, match="read-only"):
+    with pytest.raises(ReadOnlyError, match="read-only"):
         store.with_read_only().set_many({"c/9": b"x"})
     assert store.get("c/9") is None
 
 
-def test_a_leftover_temporary_file_with_the_next_name_is_stepped_around(tmp_path: Path) -> None:
+def test_a_leftover_temporary_file_with_the_next_name_is_stepped_around(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itertools
+
     from zarr_engine.storage import local
 
     store = LocalStore(tmp_path)
     store.set("k", b"1")
     # the name the next write of "k" would draw, taken by a writer that crashed
-    counter = local._temp_counter
-    upcoming = next(counter)
-    local._temp_counter = __import__("itertools").count(upcoming)
+    upcoming = next(local._temp_counter)
+    monkeypatch.setattr(local, "_temp_counter", itertools.count(upcoming))
     stale = tmp_path / f".k.{local._temp_token}{upcoming:x}{TEMP_SUFFIX}"
     stale.write_bytes(b"half written")
     store.set("k", b"2")
