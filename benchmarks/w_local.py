@@ -75,7 +75,7 @@ def _trials(ad: Adapter, loc: Loc, data: np.ndarray, chunks: tuple[int, ...], sh
     check), so a write that first deletes the previous trial's 4,096 small
     files, or follows any large delete, spends 300-500 us a file in that scan,
     which swamps the engines being compared. The price is disk space: a full
-    run keeps about 11 GB in its folder."""
+    run keeps about 9 GB in its folder (4.3 GB when trials overwrote)."""
     count = itertools.count()
 
     def trial() -> float:
