@@ -259,9 +259,7 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
             params = _zstandard.get_frame_parameters(data)
             if params.content_size != out.size or params.has_checksum:
                 return False
-            dctx = getattr(_zstd_tls, "decompressor", None)
-            if dctx is None:
-                dctx = _zstd_tls.decompressor = _zstandard.ZstdDecompressor()
+            dctx = _zstd_decompressor()
             target = memoryview(out)[:need]
             got = 0
             with dctx.stream_reader(data) as reader:
@@ -275,23 +273,23 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
         return True
 
     def quick_coders(self, nbytes: int) -> QuickCoders | None:
-        """Coders for a loop over many chunks of ``nbytes`` (see :class:`QuickCoders`),
-        each holding one zstd context for the whole loop; None without ``zstandard``
+        """Coders for a loop over many chunks of ``nbytes`` (see :class:`QuickCoders`):
+        one compression context for the whole loop, and the thread's decompression
+        context (as :meth:`decode_into` uses); None without ``zstandard``
         or for chunks where a context per call costs nothing."""
         if _zstandard is None or nbytes > ZSTD_SMALL or self.level < 0:
             return None
         cctx = _zstandard.ZstdCompressor(level=self.level, write_checksum=self.checksum, write_content_size=True)
         compress = cctx.compress
-        decompress = _zstandard.ZstdDecompressor().decompress
         content_size = _zstandard.frame_content_size
-        failed = (_zstandard.ZstdError, ValueError, TypeError)
 
         def decode(data: Any, out: memoryview) -> bool:
+            # _zstd_small_into with False for its errors: the caller's checked decode names them
             try:
                 if content_size(data) != nbytes:
                     return False
-                out[:] = decompress(data, allow_extra_data=False)
-            except failed:
+                _zstd_small_into(data, out, "zstd")
+            except (ChunkCorruptError, _zstandard.ZstdError, ValueError, TypeError):
                 return False
             return True
 
@@ -328,11 +326,17 @@ def _zstd_compressor(level: int, checksum: bool) -> Any:
     return comp
 
 
-def _zstd_small_into(data: Any, out: np.ndarray, what: str) -> None:
-    """Decode one zstd frame that announced ``out.size`` bytes into ``out`` with this thread's context."""
+def _zstd_decompressor() -> Any:
+    """This thread's zstd decompression context."""
     dctx = getattr(_zstd_tls, "decompressor", None)
     if dctx is None:
         dctx = _zstd_tls.decompressor = _zstandard.ZstdDecompressor()
+    return dctx
+
+
+def _zstd_small_into(data: Any, out: np.ndarray, what: str) -> None:
+    """Decode one zstd frame that announced ``out.size`` bytes into ``out`` with this thread's context."""
+    dctx = _zstd_decompressor()
     target = memoryview(out).cast("B")
     try:
         # one call: the frame announced exactly out's size (checked by the caller,
