@@ -101,7 +101,7 @@ def read_tiled(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarr
     fill = io.fill
     nbytes = io.chunk_nbytes
     each = getattr(io.store, "read_each_into", None)
-    quick = each is not None and not io.chain.is_raw and io.chain.quick_coders() is not None
+    coders = io.chain.quick_coders() if each is not None and not io.chain.is_raw else None
 
     whole = None  # one staging block for every slab: its pages are touched once, and stay in cache
     for r0, r1, keys in slabs:
@@ -111,8 +111,8 @@ def read_tiled(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarr
 
         if each is not None and io.chain.is_raw:
             _read_raw(each, keys, stage, fill, nbytes)
-        elif quick:
-            _read_quick(io, each, keys, stage)
+        elif coders is not None:
+            _read_quick(io, each, coders.decode, keys, stage)
         else:
             def work(i: int, data: Any, stage: np.ndarray = stage, keys: list[str] = keys) -> None:
                 if data is None:
@@ -157,7 +157,7 @@ def _read_raw(each: Any, keys: list[str], stage: np.ndarray, fill: Any, nbytes: 
             raise ChunkCorruptError(f"chunk {keys[i]!r}: {size} stored, but its codecs always produce {nbytes}")
 
 
-def _read_quick(io: "ChunkIO", each: Any, keys: list[str], stage: np.ndarray) -> None:
+def _read_quick(io: "ChunkIO", each: Any, decode: Any, keys: list[str], stage: np.ndarray) -> None:
     """Compressed chunks, on this thread: each file read into one scratch buffer
     and decoded into its stage row by the chain's quick decoder (one context for
     the whole loop). Absent chunks get the fill value; a value the quick decoder
@@ -173,7 +173,6 @@ def _read_quick(io: "ChunkIO", each: Any, keys: list[str], stage: np.ndarray) ->
     cap = nbytes + (nbytes >> 4) + 1024
     scratch = memoryview(np.empty(cap, dtype=np.uint8))
     flat = memoryview(stage.reshape(-1).view(np.uint8))
-    decode = io.chain.quick_coders().decode  # type: ignore[union-attr]
     for i, got in enumerate(each(keys, itertools.repeat(scratch, len(keys)))):
         if got is None:
             stage[i] = io.fill
@@ -227,6 +226,8 @@ def write_tiled(io: "ChunkIO", plan: OrthogonalPlan, value: np.ndarray, *, write
     store, fill = io.store, io.fill
     written = deleted = 0
 
+    quick = io.chain.quick_coders()
+    many = quick.encode_many if quick is not None else None
     whole = None  # one staging block for every slab (see read_tiled)
     for r0, r1, keys in slabs:
         rows = r1 - r0
@@ -249,7 +250,6 @@ def write_tiled(io: "ChunkIO", plan: OrthogonalPlan, value: np.ndarray, *, write
         if len(full) < len(keys):
             store.delete_many([keys[i] for i in np.flatnonzero(empty).tolist()])
 
-        many = getattr(io.chain.quick_coders(), "encode_many", None)
         if many is not None and len(full) >= 2 * MIN_CHUNKS and pool_size() > 1 and not in_pool_thread():
             _store_encoding_ahead(io, many, keys, full, stage)
             written += len(full)
