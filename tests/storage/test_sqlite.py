@@ -81,6 +81,38 @@ def _child_writes(store: SQLiteStore) -> None:
     store.set("child", b"2")
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_store_the_child_only_collects_never_closes_the_parents_connection(tmp_path: Path) -> None:
+    # A store the parent left for garbage collection is inherited by a forked child.
+    # Were the child to close its connection when collecting it, the close would drop
+    # the POSIX locks of the child's own connection to the same file.
+    from zarr_engine.storage import sqlite as sqlite_module
+
+    path = tmp_path / "gc.db"
+    left = SQLiteStore(path)
+    left.set("parent", b"1")
+    inherited = list(left._all)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report, then leave without running pytest's teardown
+        ok = left._all == [] and all(any(c is i for i in sqlite_module._INHERITED) for c in inherited)
+        del left
+        import gc
+
+        gc.collect()
+        mine = SQLiteStore(path)
+        mine.set("child", b"2")
+        ok = ok and mine.get("parent") == b"1"
+        os.write(write, b"ok" if ok else b"no")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 8)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"ok"
+    assert left.get("child") == b"2"  # the parent's connection still works, and sees the child's commit
+
+
 def test_pickle_to_subprocess(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "p.db")
     store.set("a/b", b"from parent")

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,24 @@ BUSY_TIMEOUT = 60.0
 # child (SQLite forbids it); they are parked here so they are not garbage
 # collected (which would close them) either.
 _INHERITED: list[sqlite3.Connection] = []
+#: every live store of this process by id (stores on one path compare equal, so
+#: not a WeakSet), so that a forked child parks their connections at once
+_STORES: "weakref.WeakValueDictionary[int, SQLiteStore]" = weakref.WeakValueDictionary()
+
+
+def _park_inherited_connections() -> None:
+    # In the child, right after fork(): a store the parent no longer needed may
+    # still be waiting for garbage collection. If the child collected it, closing
+    # its connection would close the child's descriptors of the database, which
+    # drops every POSIX lock this process holds on it, including those of the
+    # child's own connections: SQLite then reports "disk I/O error" or loses a
+    # commit. So every store forgets its connections here, and they are parked.
+    for store in list(_STORES.values()):
+        store._forget_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_park_inherited_connections)
 
 
 def _prefix_clause(prefix: str) -> tuple[str, tuple[Any, ...]]:
@@ -53,6 +72,7 @@ class SQLiteStore(ContentVersions, Store):
             raise StoreError(f"cannot open {self.url} read-only: no such file")
         self._lock = threading.Lock()
         self._reset()
+        _STORES[id(self)] = self
         self._conn()  # fail early on a bad file, create the table
 
     def _reset(self) -> None:
@@ -77,12 +97,18 @@ class SQLiteStore(ContentVersions, Store):
         return (SQLiteStore, (self.path, self.read_only))
 
     # -- connections --------------------------------------------------------
+    def _forget_connections(self) -> None:
+        """After a fork: park this store's inherited connections (never used or
+        closed by the child) and open fresh ones on next use."""
+        if os.getpid() != self._pid:
+            _INHERITED.extend(self._all)
+            self._lock = threading.Lock()  # another thread may have held it at fork time
+            self._reset()
+
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
             with self._lock:
-                if os.getpid() != self._pid:
-                    _INHERITED.extend(self._all)
-                    self._reset()
+                self._forget_connections()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
