@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zarr_engine as ze
-from zarr_engine.errors import ChunkCorruptError, ZarrEngineError
+from zarr_engine.errors import ChunkCorruptError, ResourceError, ZarrEngineError
 from zarr_engine.storage import MemoryStore
 
 from ._util import scaled
@@ -205,3 +205,16 @@ def test_chunk_too_large_to_allocate_is_an_engine_error() -> None:
     for read in (lambda: arr[0], lambda: arr[0:4], lambda: arr.vindex[[1, 2]]):
         with pytest.raises(ChunkCorruptError, match="16 bytes stored, but its codecs always produce"):
             read()
+
+
+def test_a_chunk_larger_than_the_machine_is_refused_before_numpy_is_asked() -> None:
+    # found by the test above in CI: v2 chunks of (10**15, 10) int32 and an empty
+    # stored chunk; numpy's tracing counted its own failed 35 PiB request
+    doc = _replace(V2, ("chunks", 0), 10**15)
+    doc = _replace(doc, ("compressor", "level"), _DELETE)
+    store = MemoryStore()
+    store.set(".zarray", json.dumps(doc).encode())
+    store.set("0.0", b"")
+    _assert_only_engine_errors(store)
+    with pytest.raises(ResourceError, match="more than this machine's memory and swap"):
+        ze.open_array(store, mode="r")[0, 0]

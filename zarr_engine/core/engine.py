@@ -13,6 +13,7 @@ rewritten; a chunk that ends up all fill value is deleted unless
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -41,12 +42,33 @@ READ_BUFFER_MAX = 64 << 20
 _tls = threading.local()
 
 
+@functools.lru_cache(maxsize=1)
+def machine_memory() -> int | None:
+    """This machine's memory plus swap in bytes (Linux's /proc/meminfo), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return sum(int(fields[name].split()[0]) * 1024 for name in ("MemTotal", "SwapTotal"))
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
 def allocate(shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
-    """``np.empty(shape, dtype)``, or :class:`ResourceError` naming ``what`` when it cannot be had."""
+    """``np.empty(shape, dtype)``, or :class:`ResourceError` naming ``what`` when it cannot be had.
+
+    A request larger than the machine's memory and swap is refused without asking
+    numpy: numpy would fail too, but its memory tracing counts the failed request
+    (tracemalloc then reports petabytes for a hostile chunk shape)."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    limit = machine_memory()
+    if limit is not None and nbytes > limit:
+        raise ResourceError(
+            f"{what}: cannot allocate {nbytes} bytes for shape {tuple(shape)} and dtype {dtype}: "
+            f"more than this machine's memory and swap ({limit} bytes)"
+        )
     try:
         return np.empty(shape, dtype)
     except (MemoryError, ValueError) as e:
-        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         raise ResourceError(
             f"{what}: cannot allocate {nbytes} bytes for shape {tuple(shape)} and dtype {dtype} ({e})"
         ) from None
