@@ -209,12 +209,49 @@ def test_chunk_too_large_to_allocate_is_an_engine_error() -> None:
 
 def test_a_chunk_larger_than_the_machine_is_refused_before_numpy_is_asked() -> None:
     # found by the test above in CI: v2 chunks of (10**15, 10) int32 and an empty
-    # stored chunk; numpy's tracing counted its own failed 35 PiB request
+    # stored chunk; numpy's tracing counted its own failed 35 PiB request. zlib
+    # now refuses the empty chunk before anything is allocated; bz2 gives no
+    # bound on what a stream expands to, so there the allocation is refused
     doc = _replace(V2, ("chunks", 0), 10**15)
     doc = _replace(doc, ("compressor", "level"), _DELETE)
     store = MemoryStore()
     store.set(".zarray", json.dumps(doc).encode())
     store.set("0.0", b"")
     _assert_only_engine_errors(store)
+    with pytest.raises(ChunkCorruptError, match=r"chunk '0\.0': 0 stored bytes cannot decode"):
+        ze.open_array(store, mode="r")[0, 0]
+    store.set(".zarray", json.dumps(_replace(doc, ("compressor",), {"id": "bz2", "level": 1})).encode())
+    _assert_only_engine_errors(store)
     with pytest.raises(ResourceError, match="more than this machine's memory and swap"):
         ze.open_array(store, mode="r")[0, 0]
+    with pytest.raises(ResourceError, match="more than this machine's memory and swap"):
+        ze.open_array(store, mode="r+")[5, 5] = 1  # a chunk not stored yet is made whole first
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_a_few_garbage_bytes_cannot_claim_a_big_chunk(fmt: int) -> None:
+    # found by the mutation test: v2 chunks of (2932936, 1) int32 (11.7 MB) and 8
+    # bytes of garbage under zlib allocated the whole chunk before zlib refused it
+    if fmt == 2:
+        doc = _replace(_replace(V2, ("chunks",), [2932936, 1]), ("shape",), [2932936, 1])
+        key = "0.0"
+    else:
+        doc = _replace(V3, ("chunk_grid", "configuration", "chunk_shape"), [2932936, 1])
+        doc = _replace(doc, ("shape",), [2932936, 1])
+        key = "c/0/0"
+    store = MemoryStore()
+    store.set(".zarray" if fmt == 2 else "zarr.json", json.dumps(doc).encode())
+    store.set(key, b"\x78\x9c\x01\x02\xff\xfe\x00\x00")
+    arr = ze.open_array(store, mode="r")
+    with pytest.raises(ChunkCorruptError, match=f"chunk '{key}'"):
+        arr[:]  # the output is the chunk's size: decoded straight into it, and refused
+    for read in (lambda: arr[0, 0], lambda: arr[100:200, 0], lambda: arr.vindex[[5, 7], [0, 0]]):
+        tracemalloc.start()
+        try:
+            with pytest.raises(ChunkCorruptError, match=f"chunk '{key}': 8 stored bytes cannot decode to the "
+                                                        f"11731744 bytes of a whole chunk"):
+                read()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 1_000_000, peak

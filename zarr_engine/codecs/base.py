@@ -108,6 +108,13 @@ class ArrayBytesCodec(Codec):
 class BytesBytesCodec(Codec):
     kind = "bytes_bytes"
 
+    def max_decoded_size(self, nbytes: int, data: Any = None) -> int | None:
+        """The most bytes ``nbytes`` of this codec's output can decode to, or None
+        when the codec gives no such bound. ``data``, when given, is the encoded
+        bytes themselves (a header may tell the exact size). Lets a reader refuse a
+        stored chunk too small to be whole before allocating the chunk's memory."""
+        return None
+
     def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
         """Decode ``data`` into ``out``, a writable 1-d uint8 array of exactly
         the expected decoded size; raise :class:`ChunkCorruptError` if the

@@ -62,6 +62,31 @@ def blosc_sizes(data: Any) -> tuple[int, int]:
     return nbytes, cbytes
 
 
+#: deflate's densest code: a 258-byte match in two 1-bit codes, so a byte of
+#: stream yields at most 1032 bytes (block, zlib and gzip headers only add)
+DEFLATE_MAX_RATIO = 1032
+#: zstd's densest block: an RLE block (3-byte header and the byte) repeats that
+#: byte up to the 128 KiB block limit
+_ZSTD_BLOCK_MAX = 1 << 17
+
+
+def deflate_max_decoded(nbytes: int) -> int:
+    """The most a zlib, gzip or raw deflate stream of ``nbytes`` can decode to."""
+    return nbytes * DEFLATE_MAX_RATIO + DEFLATE_MAX_RATIO
+
+
+def zstd_max_decoded(nbytes: int) -> int:
+    """The most zstd frames of ``nbytes`` in all can decode to (whatever their headers say)."""
+    return (nbytes // 4 + 1) * _ZSTD_BLOCK_MAX
+
+
+def blosc_max_decoded(nbytes: int, data: Any) -> int | None:
+    """The size a blosc header announces (a blosc buffer decodes to exactly that)."""
+    if data is None or nbytes < 16:
+        return None  # no header to go by: the decode names the problem
+    return blosc_sizes(data)[0]
+
+
 def bounded_decompress(make: Callable[[], Any], data: Any, limit: int, what: str) -> np.ndarray:
     """Run a stdlib streaming decompressor (zlib/bz2 style) over ``data``,
     producing at most ``limit + 1`` bytes, and across concatenated members.
@@ -167,6 +192,9 @@ class BloscCodec(FrozenConfig, BytesBytesCodec):
     def encode(self, data: Any, spec: ChunkSpec) -> Any:
         return self._nc.encode(byte_view(data))
 
+    def max_decoded_size(self, nbytes: int, data: Any = None) -> int | None:
+        return blosc_max_decoded(nbytes, data)
+
     def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
         nbytes, _ = blosc_sizes(data)
         target = np.empty(nbytes, dtype=np.uint8)
@@ -211,6 +239,9 @@ class GzipCodec(FrozenConfig, BytesBytesCodec):
     def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
         gunzip_into(data, out)
 
+    def max_decoded_size(self, nbytes: int, data: Any = None) -> int | None:
+        return deflate_max_decoded(nbytes)
+
 
 class ZstdCodec(FrozenConfig, BytesBytesCodec):
     """``zstd``: configuration ``level`` (-131072..22, 0 = library default) and ``checksum``."""
@@ -242,6 +273,9 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
 
     def decode_into(self, data: Any, out: np.ndarray, spec: ChunkSpec) -> None:
         zstd_decode_into(self._nc, data, out)
+
+    def max_decoded_size(self, nbytes: int, data: Any = None) -> int | None:
+        return zstd_max_decoded(nbytes)
 
     def decode_prefix_into(self, data: Any, out: np.ndarray, need: int) -> bool:
         """Decode the first ``need`` bytes of the frame ``data`` into ``out`` (the
@@ -416,3 +450,6 @@ class Crc32cCodec(FrozenConfig, BytesBytesCodec):
 
     def encoded_size(self, input_size: int) -> int:
         return input_size + 4
+
+    def max_decoded_size(self, nbytes: int, data: Any = None) -> int | None:
+        return max(0, nbytes - 4)

@@ -191,6 +191,31 @@ class CodecChain:
         ``bytes`` codec in native byte order): a read may land straight in place."""
         return self._direct and not self._swap and not self._bb
 
+    def check_stored_size(self, data: Any, key: str = "") -> None:
+        """Raise :class:`ChunkCorruptError` naming ``key`` when the stored bytes
+        ``data`` cannot decode to a whole chunk: the compressors bound what so many
+        bytes can expand to (deflate 1032 times, zstd one 128 KiB block per 4
+        bytes, blosc and lz4 by their headers), and a ``bytes`` serialiser needs
+        exactly the chunk's size. Readers call it before allocating a chunk
+        buffer, so a chunk shape that metadata blows up costs no memory for a
+        stored chunk that could never fill it."""
+        bb = self._bb
+        if not bb or not isinstance(self._ab, BytesCodec):
+            return
+        size = bound = data.nbytes if isinstance(data, (memoryview, np.ndarray)) else len(data)
+        for i in range(len(bb) - 1, -1, -1):
+            found = bb[i].max_decoded_size(bound, data if i == len(bb) - 1 else None)
+            if found is None:
+                return
+            bound = found
+        need = self._ab_spec.nbytes
+        if bound < need:
+            names = ", ".join(c.name for c in reversed(bb))
+            raise ChunkCorruptError(
+                f"chunk {key!r}: {size} stored bytes cannot decode to the {need} bytes of a whole chunk "
+                f"({names} can make at most {bound} of them)"
+            )
+
     def decode_prefix(self, data: Any, out: np.ndarray, nelems: int) -> bool:
         """Decode at least the first ``nelems`` elements (C order) of a stored chunk
         into ``out`` (C-contiguous, of :attr:`chunk_spec`), leaving the rest
@@ -298,6 +323,8 @@ class CodecChain:
                 f"chunk {key!r}: out must be C-contiguous of shape {spec.shape} and dtype {spec.dtype}, "
                 f"got shape {out.shape}, dtype {out.dtype}"
             )
+        if out is None or not self._direct:  # a buffer is about to be allocated
+            self.check_stored_size(data, key)
         stage = ""
         try:
             bb = self._bb

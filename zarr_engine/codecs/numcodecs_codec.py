@@ -20,7 +20,15 @@ import numpy as np
 from ..errors import ChunkCorruptError, CodecError, UnknownCodecError
 from ._util import byte_view
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, CodecConfigError
-from .bytes_codecs import blosc_sizes, bounded_decompress, gunzip_into, zstd_decode_into
+from .bytes_codecs import (
+    blosc_max_decoded,
+    blosc_sizes,
+    bounded_decompress,
+    deflate_max_decoded,
+    gunzip_into,
+    zstd_decode_into,
+    zstd_max_decoded,
+)
 
 PREFIX = "numcodecs."
 
@@ -254,3 +262,21 @@ class NumcodecsBytesBytesCodec(NumcodecsCodec, BytesBytesCodec):
     def encoded_size(self, input_size: int) -> int | None:
         extra = _FIXED_OVERHEAD.get(self.codec_id)
         return None if extra is None else input_size + extra
+
+    def max_decoded_size(self, nbytes: int, data: Any = None) -> int | None:
+        cid = self.codec_id
+        if cid in ("zlib", "gzip"):
+            return deflate_max_decoded(nbytes)
+        if cid == "zstd":
+            return zstd_max_decoded(nbytes)
+        if cid == "blosc":
+            return blosc_max_decoded(nbytes, data)
+        if cid == "lz4":
+            # an LZ4 block grows a match by 255 per extra length byte; numcodecs
+            # puts the decoded size in front, which can only be lower
+            bound = nbytes * 255 + 64
+            if data is not None and nbytes >= 4:
+                bound = min(bound, int.from_bytes(bytes(byte_view(data)[:4]), "little"))
+            return bound
+        extra = _FIXED_OVERHEAD.get(cid)  # checksums: the payload is what is left
+        return None if extra is None else max(0, nbytes - extra)

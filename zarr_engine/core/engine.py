@@ -202,6 +202,7 @@ class ChunkIO:
                     f"chunk {key!r}: {n} bytes stored, but its codecs always produce {self.fixed_size}"
                 )
         if out is None and scratch:
+            self.chain.check_stored_size(data, key)  # before the buffer is allocated
             out = scratch_chunk(tuple(self.meta.chunk_shape), self.meta.dtype)
         try:
             return self.chain.decode(data, out=out, key=key)
@@ -212,6 +213,7 @@ class ChunkIO:
 
     def decode_writable(self, data: Any, key: str) -> np.ndarray:
         if self.fixed_size is None:
+            self.chain.check_stored_size(data, key)
             buf = allocate(tuple(self.meta.chunk_shape), self.meta.dtype, f"chunk {key!r}")
             return self.decode(data, key, out=buf)
         decoded = self.decode(data, key)  # size checked before allocating
@@ -308,6 +310,7 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
                     return
         if reuse and io.fixed_size is None:  # (a fixed size is checked before any buffer is allocated)
             # a compressed chunk: decode only as far as the selection's last element, where the chain can
+            io.chain.check_stored_size(data, keys[i])
             chunk = scratch_chunk(chunk_shape, dtype)
             if not io.chain.decode_prefix(data, chunk, prefix_elements(p.chunk_sel, chunk_shape)):
                 io.decode(data, keys[i], out=chunk)

@@ -363,10 +363,12 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
                     layout.decode_inner(data, key, local, out=view.reshape(inner_shape))
                     return
                 if reuse and all(type(s) is slice for s in p.out_sel):  # a view of out: assign through it
+                    layout.inner.check_stored_size(data, f"{key} (inner chunk {layout.coords(local)})")
                     chunk = layout.decode_inner(data, key, local, out=scratch_chunk(inner_shape, dtype))
                     view[...] = chunk.reshape(view.shape)
                     return
         if reuse:  # decode only as far as the selection's last element, where the inner chain can
+            layout.inner.check_stored_size(data, f"{key} (inner chunk {layout.coords(local)})")
             chunk = scratch_chunk(inner_shape, dtype)
             if not layout.inner.decode_prefix(data, chunk, prefix_elements(p.chunk_sel, inner_shape)):
                 layout.decode_inner(data, key, local, out=chunk)
