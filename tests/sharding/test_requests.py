@@ -178,3 +178,73 @@ def test_big_remote_shards_are_fetched_once_each_in_overlapping_batches():
     assert set(counting.calls) == {"get_many"} and counting.calls["get_many"] == 2
     fetched = [k for _, keys in counting.log for k in keys]
     assert sorted(fetched) == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]
+
+
+class _FailingSet(CountingStore):
+    """Fails the ``fail_at``-th shard it is asked to store (1-based), after recording it."""
+
+    def __init__(self, inner, fail_at: int, **kw):
+        super().__init__(inner, **kw)
+        self.fail_at = fail_at
+        self.stored: list[str] = []
+
+    def _store(self, keys):
+        for k in keys:
+            self.stored.append(k)
+            if len(self.stored) == self.fail_at:
+                raise ze.errors.StoreError(f"disk full while writing {k!r}")
+
+    def set(self, key, value):
+        self._store([key])
+        super().set(key, value)
+
+    def set_many(self, items):
+        pairs = list(items)
+        self._store([k for k, _ in pairs])
+        super().set_many(pairs)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_writes_go_in_steps_that_overlap_encoding_and_storing(monkeypatch, batched, tmp_path):
+    import zarr
+
+    from zarr_engine.core import sharded
+
+    # steps of one shard (1 KiB each): every shard is stored on its own, in order,
+    # each encoded while the one before was stored; values equal zarr-python's reading
+    monkeypatch.setattr(sharded, "WRITE_STEP_BYTES", 1)
+    local = ze.storage.LocalStore(tmp_path / "a.zarr")
+    ze.create_array(local, shape=(16, 16), dtype="int32", chunks=(4, 4), shards=(8, 8), fill_value=0,
+                    compressors=[{"name": "zstd", "configuration": {"level": 1}}])
+    st = CountingStore(local, prefers_batches=batched)
+    a = ze.open_array(st, mode="r+")
+    st.reset()  # (opening read the metadata)
+    a[...] = DATA
+    method = "set_many" if batched else "set"
+    assert [m for m, _ in st.log] == [method] * 4
+    stored = [k if isinstance(k, str) else k[0] for _, k in st.log]
+    assert stored == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]
+    st.reset()
+    expected = DATA.copy()
+    expected[2:14, 3:13] = -5  # partial in every shard: each step reads its shard first
+    a[2:14, 3:13] = -5
+    assert st.calls[method] == 4 and st.reads() == 4
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "a.zarr"), mode="r")[...], expected)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_store_failing_mid_write_raises_its_error_and_stores_no_later_step(monkeypatch, batched):
+    from zarr_engine.core import sharded
+
+    monkeypatch.setattr(sharded, "WRITE_STEP_BYTES", 1)
+    mem = MemoryStore()
+    a = ze.create_array(mem, shape=(16, 16), dtype="int32", chunks=(4, 4), shards=(8, 8), fill_value=0)
+    a[...] = DATA
+    st = _FailingSet(mem, fail_at=2, prefers_batches=batched)
+    with pytest.raises(ze.errors.StoreError, match=r"disk full while writing 'c/0/1'"):
+        Array(st, "", a.metadata)[...] = -DATA
+    assert st.stored == ["c/0/0", "c/0/1"]  # the third shard was encoded, never stored
+    after = a[...]
+    np.testing.assert_array_equal(after[0:8, 0:8], -DATA[0:8, 0:8])  # the step before the failure landed
+    np.testing.assert_array_equal(after[:, 8:], DATA[:, 8:])  # the failed shard and later ones kept their data
+    np.testing.assert_array_equal(after[8:, 0:8], DATA[8:, 0:8])

@@ -59,6 +59,10 @@ MAX_MERGED = 32 << 20
 BATCH_SHARDS = 16
 #: whole shards a local read has in flight at once (each read is one long copy on one thread)
 AHEAD = 2
+#: a write's step (see :func:`_write`): shards of about this many bytes in all
+#: (uncompressed; at least one shard, at most BATCH_SHARDS) are encoded while
+#: the step before is stored
+WRITE_STEP_BYTES = 16 << 20
 
 
 def sharding_of(chain: "CodecChain") -> ShardingCodec | None:
@@ -414,15 +418,24 @@ def _write(
     """Write the inner chunks ``coords``: ``build(j, old)`` returns the new inner
     chunk ``j``, calling ``old()`` for the current content when it needs it
     (``covers[j]``: the write sets every element of it inside the array).
-    Returns (shards written, shards deleted)."""
+    Returns (shards written, shards deleted).
+
+    The shards go in steps of about :data:`WRITE_STEP_BYTES`: the pool encodes
+    the inner chunks of one step while this thread stores the step before it,
+    so encoding (all cores) and storing (a long copy, or an upload) overlap
+    instead of taking turns, and at most two steps of encoded shards are held."""
     io, layout = sh.io, sh.layout
     store = io.store
     fill = io.fill
     groups = sh.group(coords)
     shards = list(groups)
-    written = deleted = 0
-    for lo in range(0, len(shards), BATCH_SHARDS):
-        batch = shards[lo : lo + BATCH_SHARDS]
+    per = max(1, min(BATCH_SHARDS, WRITE_STEP_BYTES // max(1, io.chunk_nbytes)))
+    steps = [shards[lo : lo + per] for lo in range(0, len(shards), per)]
+    counts = [0, 0]  # shards written, deleted
+
+    def start(batch: list[tuple[int, ...]]) -> Callable[[], tuple[list[str], list[list[Any]]]]:
+        """Fetch what the step's shards need of their old bytes, start encoding
+        on the pool; the result waits and gives (keys, inner chunk bytes per shard)."""
         keys = [io.key(s) for s in batch]
         # a shard needs its old bytes unless the write sets all its inner chunks in the array
         need = [
@@ -452,42 +465,56 @@ def _write(
                 return None
             return layout.encode_inner(chunk, keys[b])
 
-        encoded = run_indexed(encode, len(tasks))
-        parts: list[list[Any]] = []
-        for b in range(len(batch)):
-            old = olds[b]
-            if old is None:
-                parts.append([None] * layout.n_inner)
-            else:  # untouched inner chunks keep their stored bytes verbatim
-                parts.append([layout.piece(old[1], old[0], i) for i in range(layout.n_inner)])
-        for (b, _, local), enc in zip(tasks, encoded):
-            parts[b][local] = enc
+        waiter = start_indexed(encode, len(tasks))
 
-        def commit(b: int) -> bool:
-            shard = layout.assemble(parts[b])
-            if shard is None:
-                if not store.prefers_batches:
-                    store.delete(keys[b])
-                return False
-            if not store.prefers_batches:
-                store.set(keys[b], shard)
-            return True
+        def finish() -> tuple[list[str], list[list[Any]]]:
+            encoded = waiter()
+            parts: list[list[Any]] = []
+            for b in range(len(batch)):
+                old = olds[b]
+                if old is None:
+                    parts.append([None] * layout.n_inner)
+                else:  # untouched inner chunks keep their stored bytes verbatim
+                    parts.append([layout.piece(old[1], old[0], i) for i in range(layout.n_inner)])
+            for (b, _, local), enc in zip(tasks, encoded):
+                parts[b][local] = enc
+            return keys, parts
 
-        if store.prefers_batches:
-            assembled = [layout.assemble(p) for p in parts]
-            puts = [(k, v) for k, v in zip(keys, assembled) if v is not None]
-            dels = [k for k, v in zip(keys, assembled) if v is None]
+        return finish
+
+    def commit(keys: list[str], parts: list[list[Any]]) -> None:
+        assembled = [layout.assemble(p) for p in parts]
+        puts = [(k, v) for k, v in zip(keys, assembled) if v is not None]
+        dels = [k for k, v in zip(keys, assembled) if v is None]
+        if store.prefers_batches:  # one batch: the uploads of a step run concurrently
             if puts:
                 store.set_many(puts)
             if dels:
                 store.delete_many(dels)
-            written += len(puts)
-            deleted += len(dels)
         else:
-            stored = run_indexed(commit, len(batch))
-            written += sum(stored)
-            deleted += len(stored) - sum(stored)
-    return written, deleted
+            for k, v in puts:
+                store.set(k, v)
+            for k in dels:
+                store.delete(k)
+        counts[0] += len(puts)
+        counts[1] += len(dels)
+
+    pending = start(steps[0]) if steps else None
+    try:
+        for k in range(len(steps)):
+            finish, pending = pending, None
+            keys, parts = finish()  # type: ignore[misc]
+            if k + 1 < len(steps):
+                pending = start(steps[k + 1])  # encoded by the pool while this step is stored
+            commit(keys, parts)
+            del keys, parts
+    finally:
+        if pending is not None:  # storing failed: let the started encoding end before raising
+            try:
+                pending()
+            except BaseException:  # noqa: BLE001 - the store's error is the one raised
+                pass
+    return counts[0], counts[1]
 
 
 def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
