@@ -181,3 +181,34 @@ def test_a_batch_arriving_at_once_sets_up_one_session(monkeypatch, s3_bucket_url
     store.set_many({f"k/{i}": bytes([i]) for i in range(40)})
     assert store.get_many([f"k/{i}" for i in range(40)]) == {f"k/{i}": bytes([i]) for i in range(40)}
     assert len(opened) == 1
+
+
+@pytest.mark.services
+class TestS3ConformanceThroughAiohttp(StoreConformance):
+    """The direct path with aiohttp (as for https:// endpoints and proxies) instead of the lean client."""
+
+    large_size = 1 * 2**20
+    overwrite_rounds = 5
+
+    @pytest.fixture
+    def store(self, monkeypatch, s3_bucket_url: str, s3_store_options: dict[str, Any]) -> FsspecStore:
+        monkeypatch.setenv("ZARR_ENGINE_S3_HTTP1", "0")
+        store = FsspecStore(s3_bucket_url, {**s3_store_options, "skip_instance_cache": True})
+        store.set("probe", b"x")
+        assert store._direct is not None and type(store._direct._session).__name__ == "ClientSession"
+        store.delete("probe")
+        return store
+
+
+@pytest.mark.services
+def test_http_endpoints_use_the_lean_client_and_keep_its_connections(s3_bucket_url, s3_store_options):
+    from zarr_engine.storage import http1
+
+    store = FsspecStore(s3_bucket_url, {**s3_store_options, "skip_instance_cache": True})
+    values = {f"lean/{i}": bytes([i]) * (i + 1) for i in range(50)}
+    store.set_many(values)
+    assert store.get_many(list(values)) == values
+    assert isinstance(store._direct._session, http1.Http1Client)
+    assert store.get_range("lean/9", 2, 5) == bytes([9]) * 3
+    store.delete_many(list(values))
+    assert store.get_many(list(values)) == {}

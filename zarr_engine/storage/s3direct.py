@@ -1,4 +1,4 @@
-"""GET, PUT and DELETE of single S3 objects straight over aiohttp, signed with SigV4.
+"""GET, PUT and DELETE of single S3 objects straight over HTTP, signed with SigV4.
 
 botocore spends about 2 ms of CPU on every request (endpoint rules, event
 hooks, user agent, response parsing), which caps a client at a few hundred
@@ -15,6 +15,12 @@ environment variables and refreshable credentials all work), and no option
 that changes requests (requester pays, extra request arguments such as
 server-side encryption, object versions, custom client settings). Set
 ``ZARR_ENGINE_S3_DIRECT=0`` to turn it off.
+
+Requests to a plain ``http://`` endpoint without a proxy (MinIO, Ceph, moto
+and other services on a private network) go through :mod:`.http1`, a lean
+client that receives each body straight into one buffer and keeps connections
+alive; ``https://`` endpoints and proxies go through aiohttp. Set
+``ZARR_ENGINE_S3_HTTP1=0`` to send everything through aiohttp.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import urllib.parse
 import urllib.request
 import zlib
 from typing import Any
+
+from . import http1
 
 #: client_kwargs / config_kwargs that do not change what a request looks like
 _NEUTRAL_CLIENT = frozenset({"endpoint_url", "region_name", "verify", "use_ssl"})
@@ -70,6 +78,11 @@ class S3PermissionError(PermissionError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}" if message else code)
         self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+
+def _lean_wanted() -> bool:
+    """Whether plain http:// endpoints use :mod:`.http1` (``ZARR_ENGINE_S3_HTTP1=0``: aiohttp)."""
+    return os.environ.get("ZARR_ENGINE_S3_HTTP1", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def eligible(fs: Any) -> bool:
@@ -161,13 +174,21 @@ class S3Direct:
         if not urllib.request.proxy_bypass_environment(self.host.rsplit(":", 1)[0]):
             scheme = self.endpoint.split("://", 1)[0]
             self._proxy = urllib.request.getproxies_environment().get(scheme)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+        if self.endpoint.startswith("http://") and self._proxy is None and _lean_wanted():
+            parsed = urllib.parse.urlsplit(self.endpoint)
+            self._session = http1.Http1Client(parsed.hostname or "localhost", parsed.port or 80,
+                                              self.max_connections, host_header=self.host)
+        else:  # TLS and proxies: aiohttp
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
         self._loop = loop
         return self._session
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
-            await self._session.close()
+            if isinstance(self._session, http1.Http1Client):
+                self._session.close()
+            else:
+                await self._session.close()
         self._session = None
 
     # -- signing ---------------------------------------------------------------
@@ -226,6 +247,12 @@ class S3Direct:
         session = await self._ready()
         encoded = self._encoded_path(path)
         headers = await self._headers(method, encoded, extra)
+        if isinstance(session, http1.Http1Client):
+            return await session.request(method, encoded, headers, body)
+        if body is not None and len(body) > _PIECE:
+            # aiohttp wants big bodies as a stream; pieces of one memoryview copy nothing
+            headers["Content-Length"] = str(len(body))
+            body = _pieces(memoryview(body))
         url = yarl.URL(self.endpoint.split("://", 1)[0] + "://" + self.host + encoded, encoded=True)
         async with session.request(method, url, headers=headers, data=body, allow_redirects=False,
                                    proxy=self._proxy) as resp:
@@ -251,12 +278,7 @@ class S3Direct:
     async def put(self, path: str, value: bytes) -> None:
         crc = base64.b64encode(zlib.crc32(value).to_bytes(4, "big")).decode()
         extra = {"x-amz-checksum-crc32": crc}
-        body: Any = value
-        if len(value) > _PIECE:
-            # aiohttp wants big bodies as a stream; pieces of one memoryview copy nothing
-            extra["Content-Length"] = str(len(value))
-            body = _pieces(memoryview(value))
-        status, data = await self._request("PUT", path, extra, body)
+        status, data = await self._request("PUT", path, extra, value)
         if status != 200:
             raise _error(status, data)
 
