@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -163,3 +166,33 @@ def test_run_probed_splits_slow_items_across_the_pool():
         assert threading.current_thread().name in names  # the probe ran here
     finally:
         set_pool_size(None)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_importing_the_engine_lets_chunk_sized_buffers_be_reused_without_page_faults() -> None:
+    # what a compressor does per chunk: allocate the worst case (8 MiB), fill part
+    # of it (2 MiB), shrink it to that and free it. glibc raises its mmap
+    # threshold only to the size of the (shrunk) block freed, so without the
+    # adaptation every round is a fresh mapping whose filled pages all fault
+    code = (
+        "import resource, zarr_engine\n"
+        "def faults(): return resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "part = b'x' * (2 << 20)\n"
+        "def chunk():\n"
+        "    b = bytearray(8 << 20)\n"
+        "    b[: 2 << 20] = part\n"
+        "    del b[2 << 20 :]\n"
+        "chunk()\n"
+        "before = faults()\n"
+        "for _ in range(20): chunk()\n"
+        "print(faults() - before)\n"
+    )
+
+    def faults(adapt: str) -> int:
+        env = {**os.environ, "ZARR_ENGINE_MALLOC_ADAPT": adapt}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return int(out.stdout.strip().splitlines()[-1])
+
+    adapted, left_alone = faults("1"), faults("0")
+    assert left_alone > 20 * 512 // 2  # 512 faults a round: 2 MiB of fresh pages
+    assert adapted < left_alone // 10, (adapted, left_alone)

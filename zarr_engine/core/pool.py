@@ -17,6 +17,37 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: see :func:`_adapt_allocator`: just under glibc's largest dynamic mmap threshold (32 MiB)
+_ADAPT_BYTES = 31 << 20
+
+
+def _adapt_allocator() -> None:
+    """Let glibc keep chunk-sized buffers in its heap instead of mapping each afresh.
+
+    glibc gives every allocation above its mmap threshold (128 KiB at first) a
+    fresh mapping, and the compressors allocate their worst case for each chunk
+    (numcodecs' blosc and zstd: the chunk's size plus a margin) and then shrink
+    it: every chunk of a few MiB written cost an mmap, a page fault and a zeroed
+    page per 4 KiB it filled, an mremap and an munmap; 10-15% of a blosc-lz4
+    write (W1 in benchmarks/). glibc raises the threshold by itself to the size
+    of the largest mapped block a program frees (up to 32 MiB), so long-running
+    processes end up without that cost anyway, at an unpredictable moment.
+    Freeing one 31 MiB block (never touched) at import gets there at once, with
+    glibc's own mechanism. ``ZARR_ENGINE_MALLOC_ADAPT=0`` leaves the allocator alone."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("ZARR_ENGINE_MALLOC_ADAPT", "1").strip().lower() in ("0", "false", "no", "off"):
+        return
+    import numpy as np
+
+    block = np.empty(_ADAPT_BYTES, dtype=np.uint8)  # malloc'd as its own mapping, pages untouched
+    del block  # freed: glibc's threshold is now this block's size
+
+
+_adapt_allocator()
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_pid: int | None = None

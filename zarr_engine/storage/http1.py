@@ -223,8 +223,10 @@ class _Connection(asyncio.BufferedProtocol):
                 break
             size_text = bytes(raw[pos:eol]).split(b";", 1)[0].strip()
             try:
-                size = int(size_text, 16)
+                size = int(size_text, 16) if size_text[:1] not in (b"-", b"+") else -1
             except ValueError:
+                size = -1
+            if size < 0:
                 self._fail(HTTPProtocolError(f"malformed chunk size {size_text[:40]!r}"))
                 return
             if size == 0:  # the last chunk: then optional trailer lines and an empty line
