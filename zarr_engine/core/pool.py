@@ -33,7 +33,10 @@ def _adapt_allocator() -> None:
     of the largest mapped block a program frees (up to 32 MiB), so long-running
     processes end up without that cost anyway, at an unpredictable moment.
     Freeing one 31 MiB block (never touched) at import gets there at once, with
-    glibc's own mechanism. ``ZARR_ENGINE_MALLOC_ADAPT=0`` leaves the allocator alone."""
+    glibc's own mechanism. ``ZARR_ENGINE_MALLOC_ADAPT=0`` leaves the allocator
+    alone. Where a ``MALLOC_*`` variable is set (dask's nanny sets
+    ``MALLOC_TRIM_THRESHOLD_`` for its workers) glibc keeps its thresholds
+    fixed and this changes nothing."""
     import sys
 
     if not sys.platform.startswith("linux"):
