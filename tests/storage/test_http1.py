@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from zarr_engine.storage.http1 import HTTPProtocolError, Http1Client
+from zarr_engine.storage.http1 import LARGE_BODY, HTTPProtocolError, Http1Client
 from zarr_engine.storage.retry import is_transient
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
@@ -73,6 +73,48 @@ def test_a_body_arriving_in_pieces_and_headers_split_across_packets() -> None:
 
     (status, got), conns = run(handler, lambda c: c.request("GET", "/b/k", {}))
     assert status == 200 and bytes(got) == body
+
+
+@pytest.mark.parametrize("size", [LARGE_BODY - 1, LARGE_BODY, 3 * LARGE_BODY + 17])
+def test_a_large_body_arrives_in_a_read_only_view_with_every_byte_in_place(size: int) -> None:
+    # the head and the first bytes of the body share a packet; the rest comes in uneven pieces
+    body = os.urandom(size)
+
+    async def handler(reader, writer, n):
+        for _ in range(2):
+            await read_request(reader)
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode() + body[:1000])
+            await writer.drain()
+            for start in range(1000, size, 333_333):
+                writer.write(body[start : start + 333_333])
+                await writer.drain()
+
+    async def two(c):
+        return [await c.request("GET", "/b/k", {}) for _ in range(2)]
+
+    answers, conns = run(handler, two)
+    for status, got in answers:
+        assert status == 200 and len(got) == size and got == body
+        if size < LARGE_BODY:
+            assert isinstance(got, bytearray)
+        else:  # immutable like bytes, and each answer has its own memory
+            assert isinstance(got, memoryview) and got.readonly and got.format == "B"
+            with pytest.raises(TypeError):
+                got[0] = 1
+    assert answers[0][1] is not answers[1][1] and conns == [0]
+    if size >= LARGE_BODY:
+        assert answers[0][1].obj is not answers[1][1].obj
+
+
+def test_a_large_body_cut_short_is_an_error_naming_what_arrived() -> None:
+    async def handler(reader, writer, n):
+        await read_request(reader)
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {2 * LARGE_BODY}\r\n\r\n".encode() + bytes(LARGE_BODY))
+        await writer.drain()
+
+    with pytest.raises(HTTPProtocolError, match=f"after {LARGE_BODY} of the {2 * LARGE_BODY} bytes") as info:
+        run(handler, lambda c: c.request("GET", "/b/k", {}))
+    assert is_transient(info.value)
 
 
 def test_connections_are_kept_and_requests_go_out_as_given() -> None:

@@ -10,9 +10,11 @@ from typing import Any
 import botocore.auth
 import botocore.config
 import botocore.credentials
+import numpy as np
 import pytest
 from botocore.awsrequest import AWSRequest
 
+import zarr_engine as ze
 from zarr_engine.errors import StoreError
 from zarr_engine.storage import FsspecStore, s3direct
 from zarr_engine.storage.conformance import StoreConformance
@@ -212,3 +214,24 @@ def test_http_endpoints_use_the_lean_client_and_keep_its_connections(s3_bucket_u
     assert store.get_range("lean/9", 2, 5) == bytes([9]) * 3
     store.delete_many(list(values))
     assert store.get_many(list(values)) == {}
+
+
+@pytest.mark.services
+def test_large_values_come_back_without_a_copy_and_small_ones_as_bytes(s3_bucket_url, s3_store_options):
+    from zarr_engine.storage.http1 import LARGE_BODY
+
+    store = FsspecStore(s3_bucket_url, {**s3_store_options, "skip_instance_cache": True})
+    big = np.random.default_rng(3).integers(0, 256, LARGE_BODY + 4096, dtype=np.uint8).tobytes()
+    store.set_many({"large/big": big, "large/small": b"small"})
+    got = store.get_many(["large/big", "large/small"])
+    assert isinstance(got["large/small"], bytes) and got["large/small"] == b"small"
+    # the body's own buffer, read-only: bytes() of it would copy every byte again
+    assert isinstance(got["large/big"], memoryview) and got["large/big"].readonly and got["large/big"] == big
+    assert store.get_range("large/big", 5, LARGE_BODY + 5) == big[5 : LARGE_BODY + 5]
+    # an array written from and read back through such values is exact
+    a = ze.create_array(FsspecStore(f"{s3_bucket_url}/large/arr", s3_store_options), shape=(512, 1024), dtype="f8",
+                        chunks=(256, 1024), compressors=None, overwrite=True)
+    data = np.random.default_rng(4).standard_normal((512, 1024))
+    a[...] = data
+    np.testing.assert_array_equal(ze.open_array(FsspecStore(f"{s3_bucket_url}/large/arr", s3_store_options))[...], data)
+    store.delete_many(["large/big", "large/small"])

@@ -119,7 +119,9 @@ class Store(ABC):
     # -- single key ---------------------------------------------------------
     @abstractmethod
     def get(self, key: str) -> bytes | None:
-        """Value of ``key``, or None when absent."""
+        """Value of ``key``, or None when absent: ``bytes``, or another read-only
+        bytes-like object (the HTTP stores hand large values over in the
+        read-only memoryview they arrived in; ``bytes(value)`` copies it)."""
 
     def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
         """Bytes ``[start, end)`` of ``key`` (``end=None``: to the end; negative start: suffix)."""

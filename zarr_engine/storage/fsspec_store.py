@@ -233,7 +233,7 @@ class FsspecStore(Store):
         if not keys:
             return {}
         values = self._run_batch([lambda k=k: self._sget(k) for k in keys], [lambda k=k: self._aget(k) for k in keys])
-        return {k: bytes(v) for k, v in zip(keys, values) if v is not None}
+        return {k: _value(v) for k, v in zip(keys, values) if v is not None}
 
     async def _asize(self, key: str) -> int | None:
         path, fs = self._path(key), self.fs
@@ -304,7 +304,7 @@ class FsspecStore(Store):
             return []
         out = self._run_batch([lambda r=r: self._srange(*r) for r in requests],
                               [lambda r=r: self._arange(*r) for r in requests])
-        return [None if v is None else bytes(v) for v in out]
+        return [None if v is None else _value(v) for v in out]
 
     def getsize(self, key: str) -> int | None:
         validate_key(key)
@@ -504,6 +504,14 @@ def _precondition_failed(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _value(v: Any) -> Any:
+    """A fetched value as reads return it: ``bytes``, or the read-only
+    memoryview a large body arrives in over the lean HTTP client (copying
+    that into ``bytes`` would cost a second allocation and copy of every
+    byte; see :func:`.http1._body_buffer`)."""
+    return v if isinstance(v, (bytes, memoryview)) else bytes(v)
 
 
 def _as_bytes(value: Any) -> bytes:
