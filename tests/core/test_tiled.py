@@ -112,6 +112,120 @@ def test_selections_that_are_not_boxes_take_the_general_path(tmp_path):
         np.testing.assert_array_equal(arr.oindex[sel] if isinstance(sel[0], list) else arr[sel], data[sel])
 
 
+# -- zstd chunks decoded a slab at a time on the pool ----------------------------------------
+
+
+@pytest.fixture
+def two_threads():
+    from zarr_engine.core import pool
+
+    pool.set_pool_size(2)
+    yield
+    pool.set_pool_size(None)
+
+
+def _count_batches(monkeypatch) -> list[int]:
+    """Count the slabs the batch decode is given (the path is engaged)."""
+    calls: list[int] = []
+    real = tiled._read_quick_ahead
+
+    def spy(io, each, coders, slabs, place):
+        many = coders.decode_many
+
+        def counted(src, offsets, sizes, out):
+            calls.append(len(offsets))
+            return many(src, offsets, sizes, out)
+
+        return real(io, each, coders._replace(decode_many=counted), slabs, place)
+
+    monkeypatch.setattr(tiled, "_read_quick_ahead", spy)
+    return calls
+
+
+def test_zstd_chunks_of_every_origin_decode_a_slab_at_a_time(tmp_path, monkeypatch, two_threads):
+    import zstandard
+
+    data = sample("int16", (160, 120), seed=8)
+    path = tmp_path / "z.zarr"
+    z = zarr.create_array(str(path), shape=data.shape, chunks=(8, 8), dtype="int16", fill_value=-1,
+                          compressors=zarr.codecs.ZstdCodec(level=3, checksum=True))
+    z[...] = data
+    expected = data.copy()
+    os.remove(path / "c" / "3" / "7")  # absent: fill value
+    expected[24:32, 56:64] = -1
+    # another encoder's frame: no content size, a raw (stored) block of incompressible bytes
+    raw = np.random.default_rng(1).integers(-2**15, 2**15, (8, 8), dtype="int16")
+    (path / "c" / "11" / "2").write_bytes(zstandard.ZstdCompressor(write_content_size=False).compress(raw.tobytes()))
+    expected[88:96, 16:24] = raw
+    # an RLE block: all one value
+    (path / "c" / "19" / "14").write_bytes(zstandard.ZstdCompressor().compress(np.full(64, 5, "int16").tobytes()))
+    expected[152:160, 112:120] = 5
+    # two frames back to back (a valid zstd stream; the batch leaves it to the checked decode)
+    halves = sample("int16", (8, 8), seed=9)
+    cctx = zstandard.ZstdCompressor()
+    (path / "c" / "15" / "9").write_bytes(cctx.compress(halves[:4].tobytes()) + cctx.compress(halves[4:].tobytes()))
+    expected[120:128, 72:80] = halves
+    arr = zarr_engine.open_array(str(path))
+    monkeypatch.setattr(tiled, "SLAB_BYTES", 3 * 15 * 128)  # three chunk rows a slab: seven slabs
+    calls = _count_batches(monkeypatch)
+    np.testing.assert_array_equal(arr[...], expected)
+    assert calls == [45] * 6 + [30]
+    np.testing.assert_array_equal(arr[5:151, 3:117], expected[5:151, 3:117])
+
+
+@pytest.mark.parametrize("damage", ["trailing", "truncated", "garbage", "claims more"])
+def test_a_bad_zstd_chunk_in_a_later_slab_raises_naming_it(tmp_path, monkeypatch, two_threads, damage):
+    import zstandard
+
+    path = tmp_path / "a.zarr"
+    arr = zarr_engine.create_array(str(path), shape=(128, 128), chunks=(8, 8), dtype="uint8", compressors=ZSTD)
+    arr[...] = sample("uint8", (128, 128))
+    victim = path / "c" / "13" / "4"
+    stored = victim.read_bytes()
+    cctx = zstandard.ZstdCompressor()
+    victim.write_bytes({
+        "trailing": stored + b"\0\0",
+        "truncated": stored[:-3],
+        "garbage": bytes(np.random.default_rng(2).integers(0, 256, len(stored), dtype="uint8")),
+        "two frames": cctx.compress(bytes(32)) + cctx.compress(bytes(32)),
+        "claims more": cctx.compress(bytes(1 << 20)),
+    }[damage])
+    monkeypatch.setattr(tiled, "SLAB_BYTES", 2 * 16 * 64)  # two chunk rows a slab: the victim in the seventh
+    calls = _count_batches(monkeypatch)
+    with pytest.raises(ChunkCorruptError, match=r"c/13/4"):
+        arr[...]
+    assert len(calls) >= 7
+    # a read of that chunk alone (the general path) says the same
+    with pytest.raises(ChunkCorruptError, match=r"c/13/4"):
+        arr[104:112, 32:40]
+
+
+def test_single_frame_check_agrees_with_a_strict_decode():
+    import zstandard
+
+    from zarr_engine.codecs.bytes_codecs import zstd_single_frames
+
+    rng = np.random.default_rng(4)
+    payloads = [bytes(4096), rng.integers(0, 4, 4096, dtype="uint8").tobytes(), rng.bytes(4096), b"x"]
+    values = []
+    for level in (1, 19):
+        for checksum in (False, True):
+            for size in (False, True):
+                cctx = zstandard.ZstdCompressor(level=level, write_checksum=checksum, write_content_size=size)
+                values += [cctx.compress(p) for p in payloads]
+    one = values[5]
+    values += [one + b"\0", one[:-1], one[:4], b"", b"\x28\xb5\x2f\xfd" + bytes(20), one + one,
+               b"\x50\x2a\x4d\x18\x00\x00\x00\x00" + one]  # a skippable frame first
+    src = np.frombuffer(b"".join(values), dtype=np.uint8)
+    sizes = np.array([len(v) for v in values], dtype=np.uint64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.uint64)
+    got = zstd_single_frames(src, offsets, sizes)
+    assert got[:32].all()  # everything libzstd writes for a small chunk
+    assert not got[32:].any()
+    for value in values[:32]:  # each one whole frame: a decode that refuses extra bytes takes it
+        zstandard.ZstdDecompressor().decompress(value, max_output_size=4096, allow_extra_data=False)
+
+
 # -- writes ---------------------------------------------------------------------------------
 
 

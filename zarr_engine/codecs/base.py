@@ -142,11 +142,19 @@ class QuickCoders(NamedTuple):
     whose bytes start at ``offsets`` in the 1-d uint8 array ``src`` in one call on
     ``threads`` threads of the compressor's own, and gives one bytes-like value
     per chunk, each what ``encode`` gives for it.
+
+    ``decode_many(src, offsets, sizes, out)``, where offered, decodes the stored
+    chunks ``src[offsets[i] : offsets[i] + sizes[i]]`` into the rows of ``out``
+    (a 1-d uint8 view of ``len(offsets)`` chunks' bytes) in one call that
+    releases the GIL, and returns a boolean array: True where row ``i`` now
+    holds exactly what ``decode`` would give, False where the caller must
+    decode that chunk itself (the row is undefined then).
     """
 
     encode: Callable[[Any], bytes]
     decode: Callable[[Any, memoryview], bool]
     encode_many: Callable[[np.ndarray, np.ndarray, int], Sequence[Any]] | None = None
+    decode_many: Callable[[np.ndarray, np.ndarray, np.ndarray, memoryview], np.ndarray] | None = None
 
 
 class CodecConfigError(CodecError, MetadataError):

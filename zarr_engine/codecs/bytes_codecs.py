@@ -345,7 +345,65 @@ class ZstdCodec(FrozenConfig, BytesBytesCodec):
             return [frames[j] for j in range(len(offsets))]
 
         many = encode_many if hasattr(cctx, "multi_compress_to_buffer") else None
-        return QuickCoders(compress, decode, many)
+        decode_many = None
+        batch = hasattr(_zstandard.ZstdDecompressor, "multi_decompress_to_buffer")
+        if batch and hasattr(_zstandard, "BufferWithSegments"):
+            def decode_many(src: np.ndarray, offsets: np.ndarray, sizes: np.ndarray, out: memoryview) -> np.ndarray:
+                # frames libzstd decodes to exactly nbytes in one call without the
+                # GIL; decompressed_sizes caps every output at nbytes whatever a
+                # frame claims, and the frame check keeps trailing bytes (which
+                # that call ignores and decode refuses) out of the batch
+                ok = zstd_single_frames(src, offsets, sizes)
+                take = np.flatnonzero(ok)
+                if not len(take):
+                    return ok
+                segments = np.empty((len(take), 2), dtype=np.uint64)
+                segments[:, 0], segments[:, 1] = offsets[take], sizes[take]
+                try:  # the context of the thread this runs on (a pool thread, usually)
+                    frames = _zstd_decompressor().multi_decompress_to_buffer(
+                        _zstandard.BufferWithSegments(src, segments.tobytes()),
+                        decompressed_sizes=np.full(len(take), nbytes, dtype=np.uint64), threads=1,
+                    )
+                except (error, ValueError, TypeError):
+                    ok[:] = False  # one bad frame fails the call: the caller decodes each
+                    return ok
+                for j, i in enumerate(take.tolist()):
+                    out[i * nbytes : (i + 1) * nbytes] = frames[j]
+                return ok
+
+        return QuickCoders(compress, decode, many, decode_many)
+
+
+def zstd_single_frames(src: np.ndarray, offsets: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """For each stored value ``src[offsets[i] : offsets[i] + sizes[i]]``: whether
+    it is one zstd frame of a single block and nothing else (RFC 8878, 3.1.1),
+    found from the frame and block headers alone, for all values at once.
+
+    Chunks of under 128 KiB encode to one block, so this holds for what any
+    encoder writes for them; anything else (more blocks, bytes after the frame,
+    not a zstd frame) is False, for the caller's checked path to handle."""
+    ok = sizes >= 9  # magic, descriptor, a block header and at least one byte
+    if not ok.any():
+        return ok
+    end = len(src)
+    offs = offsets.astype(np.int64)
+
+    def at(pos: np.ndarray) -> np.ndarray:
+        return src[np.minimum(pos, end - 1)].astype(np.int64)
+
+    magic = at(offs) | at(offs + 1) << 8 | at(offs + 2) << 16 | at(offs + 3) << 24
+    fhd = at(offs + 4)
+    fcs_flag, single, checksum, did_flag = fhd >> 6, (fhd >> 5) & 1, (fhd >> 2) & 1, fhd & 3
+    fcs_size = np.where(fcs_flag == 0, single, 1 << fcs_flag)
+    did_size = np.array([0, 1, 2, 4])[did_flag]
+    header = 5 + (1 - single) + did_size + fcs_size
+    block = at(offs + header) | at(offs + header + 1) << 8 | at(offs + header + 2) << 16
+    last, kind, block_size = block & 1, (block >> 1) & 3, block >> 3
+    body = np.where(kind == 1, 1, block_size)  # an RLE block stores one byte
+    total = header + 3 + body + 4 * checksum
+    ok &= (magic == 0xFD2FB528) & ((fhd & 8) == 0) & (last == 1) & (kind != 3)
+    ok &= total == sizes.astype(np.int64)
+    return ok
 
 
 #: chunks up to this size go through zstd contexts kept per thread (``zstandard``):
