@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -69,3 +71,16 @@ def assert_same(got: np.ndarray, expected: np.ndarray) -> None:
         assert [*(np.asarray(got, dtype=object).reshape(-1))] == [*(expected.astype(object).reshape(-1))]
     else:
         np.testing.assert_array_equal(got, expected)
+
+
+def assert_refused_without_allocating(fn: Callable[[], Any], error: type[BaseException], match: str,
+                                      limit: int = 1_000_000) -> None:
+    """``fn()`` raises ``error`` matching ``match`` while Python allocates less than ``limit`` bytes at its peak."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(error, match=match):
+            fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < limit, f"peak {peak} bytes (limit {limit}) before {error.__name__}: {match}"

@@ -181,19 +181,23 @@ def _read_quick(io: "ChunkIO", each: Any, decode: Any, keys: list[str], stage: n
     scratch = memoryview(np.empty(cap, dtype=np.uint8))
     flat = memoryview(stage.reshape(-1).view(np.uint8))
     for i, got in enumerate(each(keys, itertools.repeat(scratch, len(keys)))):
-        if got is None:
-            stage[i] = io.fill
+        if got is not None and got <= cap and decode(scratch[:got], flat[i * nbytes : (i + 1) * nbytes]):
             continue
-        if got <= cap:
-            data: Any = scratch[:got]
-            if decode(data, flat[i * nbytes : (i + 1) * nbytes]):
-                continue
-        else:
-            data = io.store.get(keys[i])
-            if data is None:  # deleted since
-                stage[i] = io.fill
-                continue
-        io.decode(data, keys[i], out=stage[i])
+        _read_checked(io, keys[i], got, scratch, stage[i])
+
+
+def _read_checked(io: "ChunkIO", key: str, got: int | None, buf: memoryview, row: np.ndarray) -> None:
+    """A chunk the quick loops did not take: ``got`` bytes read into ``buf`` (more
+    than fit: read again whole; None: absent, so the fill value), decoded into
+    ``row`` by the chain's checked decode, which names what is wrong."""
+    if got is None:
+        row[...] = io.fill
+        return
+    data = buf[:got] if got <= len(buf) else io.store.get(key)
+    if data is None:  # deleted since
+        row[...] = io.fill
+        return
+    io.decode(data, key, out=row)
 
 
 def _read_quick_ahead(io: "ChunkIO", each: Any, coders: Any, slabs: _Slabs,
@@ -238,20 +242,10 @@ def _read_quick_ahead(io: "ChunkIO", each: Any, coders: Any, slabs: _Slabs,
         def finish() -> None:
             done = future.result()
             for i in np.flatnonzero(~done).tolist():
-                g = got[i]
-                if g is None:
-                    stage[i] = io.fill
+                g, view = got[i], views[k % 2][i]
+                if g is not None and g <= cap and coders.decode(view[:g], flat[i * nbytes : (i + 1) * nbytes]):
                     continue
-                if g <= cap:
-                    data: Any = views[k % 2][i][:g]
-                    if coders.decode(data, flat[i * nbytes : (i + 1) * nbytes]):
-                        continue
-                else:
-                    data = io.store.get(keys[i])
-                    if data is None:  # deleted since
-                        stage[i] = io.fill
-                        continue
-                io.decode(data, keys[i], out=stage[i])
+                _read_checked(io, keys[i], g, view, stage[i])
             place(r0, r1, stage[:count])
 
         return finish
