@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
+from .._env import switched_off
+
 T = TypeVar("T")
 
 #: see :func:`_adapt_allocator`: just under glibc's largest dynamic mmap threshold (32 MiB)
@@ -41,7 +43,7 @@ def _adapt_allocator() -> None:
 
     if not sys.platform.startswith("linux"):
         return
-    if os.environ.get("ZARR_ENGINE_MALLOC_ADAPT", "1").strip().lower() in ("0", "false", "no", "off"):
+    if switched_off("ZARR_ENGINE_MALLOC_ADAPT"):
         return
     import numpy as np
 

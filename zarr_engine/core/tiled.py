@@ -176,14 +176,19 @@ def _read_quick(io: "ChunkIO", each: Any, decode: Any, keys: list[str], stage: n
     Where the chain decodes a whole slab in one call that releases the GIL
     (zstd), :func:`_read_quick_ahead` overlaps that with the reads instead."""
     nbytes = io.chunk_nbytes
-    # any compressor's output for a chunk this small fits (zstd's bound is n + n/256 + 64)
-    cap = nbytes + (nbytes >> 4) + 1024
+    cap = _stored_cap(nbytes)
     scratch = memoryview(np.empty(cap, dtype=np.uint8))
     flat = memoryview(stage.reshape(-1).view(np.uint8))
     for i, got in enumerate(each(keys, itertools.repeat(scratch, len(keys)))):
         if got is not None and got <= cap and decode(scratch[:got], flat[i * nbytes : (i + 1) * nbytes]):
             continue
         _read_checked(io, keys[i], got, scratch, stage[i])
+
+
+def _stored_cap(nbytes: int) -> int:
+    """Room for a stored chunk of ``nbytes`` decoded: any compressor's output for
+    a chunk this small fits (zstd's bound is n + n/256 + 64)."""
+    return nbytes + (nbytes >> 4) + 1024
 
 
 def _read_checked(io: "ChunkIO", key: str, got: int | None, buf: memoryview, row: np.ndarray) -> None:
@@ -216,7 +221,8 @@ def _read_quick_ahead(io: "ChunkIO", each: Any, coders: Any, slabs: _Slabs,
     from .engine import allocate
 
     nbytes = io.chunk_nbytes
-    cap = nbytes + (nbytes >> 4) + 1024
+    cap = _stored_cap(nbytes)
+    batches = list(slabs)
     per = slabs.rows_per_slab * math.prod(slabs.counts[1:])
     where = f"reading {io.path or '/'}"
     stage = allocate((per, *slabs.chunk_shape), io.meta.dtype, where)
@@ -250,7 +256,6 @@ def _read_quick_ahead(io: "ChunkIO", each: Any, coders: Any, slabs: _Slabs,
 
         return finish
 
-    batches = list(slabs)
     pipelined(range(len(batches)), fetch, process)
 
 

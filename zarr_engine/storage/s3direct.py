@@ -38,6 +38,7 @@ import urllib.request
 import zlib
 from typing import Any
 
+from .._env import switched_off
 from . import http1
 
 #: client_kwargs / config_kwargs that do not change what a request looks like
@@ -82,12 +83,12 @@ class S3PermissionError(PermissionError):
 
 def _lean_wanted() -> bool:
     """Whether plain http:// endpoints use :mod:`.http1` (``ZARR_ENGINE_S3_HTTP1=0``: aiohttp)."""
-    return os.environ.get("ZARR_ENGINE_S3_HTTP1", "1").strip().lower() not in ("0", "false", "no", "off")
+    return not switched_off("ZARR_ENGINE_S3_HTTP1")
 
 
 def eligible(fs: Any) -> bool:
     """Whether requests of s3fs filesystem ``fs`` can go through :class:`S3Direct`."""
-    if os.environ.get("ZARR_ENGINE_S3_DIRECT", "1").strip().lower() in ("0", "false", "no", "off"):
+    if switched_off("ZARR_ENGINE_S3_DIRECT"):
         return False
     if type(fs).__name__ != "S3FileSystem" or not type(fs).__module__.startswith("s3fs"):
         return False
