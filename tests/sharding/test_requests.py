@@ -42,13 +42,27 @@ def _with_index_at_start(mem: MemoryStore) -> Array:
 MODES = [("end", False), ("end", True), ("start", False), ("start", True)]
 
 
+def chunk_requests(st: CountingStore) -> list[tuple[str, int, int]]:
+    """The inner-chunk ranges a partial read asked for after its one batch of
+    index requests: a second batch from a remote store, one ``get_range`` per
+    request (each read by the pool task that decodes it) from a local one."""
+    (first, _), *rest = st.log
+    assert first == "get_ranges"
+    if st.prefers_batches:
+        assert [m for m, _ in rest] == ["get_ranges"]
+        return rest[0][1]
+    assert {m for m, _ in rest} <= {"get_range"}
+    return [what for _, what in rest]
+
+
 @pytest.mark.parametrize("loc,batched", MODES)
 def test_one_inner_chunk_costs_index_plus_chunk(loc, batched):
     a, st = make(loc, batched)
     got = a[4:8, 8:12]
     np.testing.assert_array_equal(got, DATA[4:8, 8:12])
-    assert dict(st.calls) == {"get_ranges": 2}
-    (_, index_req), (_, chunk_req) = st.log
+    assert dict(st.calls) == ({"get_ranges": 2} if batched else {"get_ranges": 1, "get_range": 1})
+    index_req = st.log[0][1]
+    chunk_req = chunk_requests(st)
     assert len(index_req) == 1 and len(chunk_req) == 1
     key, start, end = index_req[0]
     assert key == "c/0/1"
@@ -118,10 +132,54 @@ def test_adjacent_inner_chunks_merge_into_one_range():
     a, st = make()
     # the two inner chunks of shard (0, 0)'s first row are stored one after the other
     np.testing.assert_array_equal(a[0:4, 0:8], DATA[0:4, 0:8])
-    ranges = st.log[1][1]
+    ranges = chunk_requests(st)
     assert len(ranges) == 1
     _, start, end = ranges[0]
     assert end - start == 2 * 4 * 4 * 4
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_big_neighbours_are_separate_local_requests(batched):
+    """Two adjacent inner chunks of 1 MiB each: a remote store gets them in one
+    merged range; a local one reads each in the pool task that decodes it
+    (the merged range would pass MAX_MERGED_LOCAL)."""
+    from zarr_engine.core.sharded import MAX_MERGED_LOCAL
+
+    mem = MemoryStore()
+    a = ze.create_array(mem, shape=(512, 2048), dtype="int32", chunks=(256, 1024), shards=(512, 2048),
+                        fill_value=0, compressors=None)
+    data = np.arange(512 * 2048, dtype="int32").reshape(512, 2048)
+    a[...] = data
+    size = 256 * 1024 * 4
+    assert size <= MAX_MERGED_LOCAL < 2 * size
+    st = CountingStore(mem, prefers_batches=batched)
+    b = Array(st, "", a.metadata)
+    np.testing.assert_array_equal(b[100:200, 900:1100], data[100:200, 900:1100])  # inner chunks (0, 0) and (0, 1)
+    ranges = chunk_requests(st)
+    assert [end - start for _, start, end in ranges] == ([2 * size] if batched else [size, size])
+
+
+def test_short_range_of_a_local_shard_is_corrupt_in_the_task_that_reads_it(tmp_path):
+    """A shard that shrinks after its index was read: the pool task reading the
+    inner chunk names the shard and the bytes missing (a LocalStore on disk)."""
+    from zarr_engine.errors import ChunkCorruptError
+    from zarr_engine.storage.local import LocalStore
+
+    a = ze.create_array(str(tmp_path / "s"), shape=(16, 16), dtype="int32", chunks=(4, 4), shards=(8, 8),
+                        fill_value=0, compressors=None)
+    a[...] = DATA
+    store = LocalStore(tmp_path / "s")
+    good = store.get("c/0/0")
+    index = good[-(4 * 16 + 4):]
+
+    class Shrinking(CountingStore):
+        def get_range(self, key, start, end):  # the index was read whole; the chunk bytes are gone
+            return b"" if key == "c/0/0" else super().get_range(key, start, end)
+
+    b = Array(Shrinking(store), "", a.metadata)
+    with pytest.raises(ChunkCorruptError, match=r"shard 'c/0/0': bytes \[\d+, \d+\).*got 0 bytes"):
+        b[0:2, 0:8]
+    assert store.get("c/0/0") == good and good.endswith(index)  # nothing written
 
 
 def test_missing_shard_reads_fill_after_the_index_request():

@@ -9,11 +9,13 @@ whole, in one request. For any other shard the index is fetched with one range
 request (a suffix range when the index is at the end), kept for the rest of
 the operation, then only the inner chunks wanted are fetched as byte ranges,
 neighbours closer than :data:`MAX_GAP_LOCAL` / :data:`MAX_GAP_REMOTE` merged
-into one request of at most :data:`MAX_MERGED` bytes. All the index requests
-of a read go to the store as one ``get_ranges`` batch, then all the chunk
-requests as a second one. Inner chunks decode on the pool, straight into the
-output where the inner chunk is wanted whole and its output slice is
-contiguous.
+into one request of at most :data:`MAX_MERGED_LOCAL` / :data:`MAX_MERGED`
+bytes. All the index requests of a read go to the store as one ``get_ranges``
+batch. A remote store then gets all the chunk requests as a second batch; on
+a local store each pool task reads its own request and decodes what it holds,
+so that reading one inner chunk overlaps decoding another. Inner chunks
+decode straight into the output where the inner chunk is wanted whole and its
+output slice is contiguous.
 
 Writes. A shard wholly covered by the write is never read: its inner chunks
 are encoded in parallel and joined with one concatenation. A shard partly
@@ -55,6 +57,10 @@ MAX_GAP_REMOTE = 1 << 20
 #: a merged request never grows beyond this (unless one inner chunk alone is
 #: larger), so that big reads still spread over connections and memory stays bounded
 MAX_MERGED = 32 << 20
+#: the same for local files, smaller: a merged request is read and decoded by
+#: one pool task, so inner chunks of a few hundred KiB or more each get their
+#: own task (and decode in parallel), while small neighbours still share a read
+MAX_MERGED_LOCAL = 1 << 20
 #: whole shards fetched (or written) per round; bounds memory for big selections
 BATCH_SHARDS = 16
 #: whole shards a local read has in flight at once (each read is one long copy on one thread)
@@ -216,7 +222,8 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
     requests: list[tuple[str, int, int]] = []
     served: list[list[tuple[int, int, int]]] = []  # per request: (j, start in request, length)
     tasks = []
-    gap = MAX_GAP_REMOTE if io.store.prefers_batches else MAX_GAP_LOCAL
+    remote = io.store.prefers_batches
+    gap, most = (MAX_GAP_REMOTE, MAX_MERGED) if remote else (MAX_GAP_LOCAL, MAX_MERGED_LOCAL)
     for s, key, index_bytes in zip(partial, keys, raw):
         items = groups[s]
         if index_bytes is None:
@@ -230,21 +237,43 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
                 tasks.append((j, None))
             else:
                 stored.append((j, off, n))
-        for start, end, members in coalesce([(o, o + n) for _, o, n in stored], gap, MAX_MERGED):
+        for start, end, members in coalesce([(o, o + n) for _, o, n in stored], gap, most):
             requests.append((key, start, end))
             served.append([(stored[m][0], stored[m][1] - start, stored[m][2]) for m in members])
+    if not remote:
+        # each task reads one request and decodes the inner chunks it holds
+        # (the absent ones, read as fill, are tasks of their own)
+        get_range = io.store.get_range
+
+        def serve(r: int) -> None:
+            if r >= len(requests):
+                work(*tasks[r - len(requests)])
+                return
+            key, start, end = requests[r]
+            view = _range_view(get_range(key, start, end), key, start, end)
+            for j, o, n in served[r]:
+                work(j, view[o : o + n])
+
+        run_indexed(serve, len(requests) + len(tasks))
+        return
     if requests:
         datas = io.store.get_ranges(requests)
         for (key, start, end), data, members in zip(requests, datas, served):
-            view = memoryview(data).cast("B") if data is not None else None
-            if view is None or view.nbytes < end - start:
-                got = "nothing" if view is None else f"{view.nbytes} bytes"
-                raise ChunkCorruptError(
-                    f"shard {key!r}: bytes [{start}, {end}) named by its index could not be read "
-                    f"(got {got}): the shard is shorter than its index says, or changed during the read"
-                )
+            view = _range_view(data, key, start, end)
             tasks.extend((j, view[o : o + n]) for j, o, n in members)
     run_indexed(lambda t: work(*tasks[t]), len(tasks))
+
+
+def _range_view(data: Any, key: str, start: int, end: int) -> memoryview:
+    """The bytes of shard ``key`` at ``[start, end)`` as read, checked to be all there."""
+    view = memoryview(data).cast("B") if data is not None else None
+    if view is None or view.nbytes < end - start:
+        got = "nothing" if view is None else f"{view.nbytes} bytes"
+        raise ChunkCorruptError(
+            f"shard {key!r}: bytes [{start}, {end}) named by its index could not be read "
+            f"(got {got}): the shard is shorter than its index says, or changed during the read"
+        )
+    return view
 
 
 def _pipeline_whole(
