@@ -30,3 +30,18 @@ def test_micro_run_writes_the_expected_json(tmp_path):
     reads = [r for r in saved["results"] if r["case"].startswith("read")]
     assert reads and all(LIMIT in r["ratios"] for r in reads)
     assert all({"target", "met"} <= set(t) for t in saved["targets"])
+
+
+def test_w7_gives_back_the_environment_its_cluster_changed(monkeypatch):
+    """W8's child processes must not inherit what W7's LocalCluster set for its workers."""
+    import os
+
+    from benchmarks.w_dask import _environ_kept
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with _environ_kept():
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # what a LocalCluster leaves behind
+        os.environ["OMP_NUM_THREADS"] = "1"
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "7"
