@@ -21,6 +21,7 @@ from ..format.metadata import ArrayMetadata, GroupMetadata
 from ..storage.base import Store
 from ..storage.url import resolve_store
 from .array import Array
+from .cache import cache_budget
 from .group import Group, Tree
 from .nodes import (
     display_path,
@@ -226,6 +227,7 @@ def open_array(
     storage_options: dict[str, Any] | None = None,
     write_empty_chunks: bool = False,
     optimistic: bool = False,
+    chunk_cache_bytes: int = 0,
     **create_kwargs: Any,
 ) -> Array:
     """Open the array at ``path`` (creating it from ``create_kwargs`` where the mode allows).
@@ -233,7 +235,18 @@ def open_array(
     ``optimistic=True`` makes data writes compare-and-set each chunk and retry
     on conflict, so concurrent partial writes to the same chunks lose no update
     (stores with conditional writes only; see ``zarr_engine.core.optimistic``).
+
+    ``chunk_cache_bytes=N`` keeps up to N bytes of decoded chunks that reads
+    wanted only in part, so that the next reads in them skip the fetch and the
+    decode (``zarr_engine.core.cache``). For data nobody else changes meanwhile:
+    the array's own writes empty it, other writers' are not seen.
     """
+    budget = cache_budget(chunk_cache_bytes, "open_array")  # checked before anything is created
+    if budget:
+        arr = open_array(store, mode=mode, path=path, zarr_format=zarr_format, storage_options=storage_options,
+                         write_empty_chunks=write_empty_chunks, optimistic=optimistic, **create_kwargs)
+        return Array(arr.store, arr.path, arr.metadata, write_empty_chunks=write_empty_chunks,
+                     optimistic=optimistic, chunk_cache_bytes=budget)
     if optimistic:
         made = open_array(store, mode=mode, path=path, zarr_format=zarr_format, storage_options=storage_options,
                           write_empty_chunks=write_empty_chunks, **create_kwargs)
@@ -321,7 +334,8 @@ def open(  # noqa: A001 - mirrors zarr.open
             return open_group(st, mode="a", path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))
         raise _not_found(st, node_path)
     if isinstance(meta, ArrayMetadata):
-        return Array(st, node_path, meta, write_empty_chunks=kwargs.get("write_empty_chunks", False))
+        return Array(st, node_path, meta, write_empty_chunks=kwargs.get("write_empty_chunks", False),
+                     chunk_cache_bytes=kwargs.get("chunk_cache_bytes", 0))
     return Group(st, node_path, meta, use_consolidated=use_consolidated)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,7 @@ from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from . import engine
 from . import optimistic as optimistic_writes
+from .cache import ChunkCache, cache_budget
 from .engine import ChunkIO
 from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind
 from .nodes import Node, display_path, prefix_of, read_metadata, write_metadata
@@ -23,6 +26,11 @@ class Array(Node):
     Picklable as (store, path, metadata): the store pickles as its URL and
     options, so an ``Array`` can be shipped to dask workers, where it reopens
     its store lazily.
+
+    ``chunk_cache_bytes=N`` keeps up to N bytes of decoded chunks that reads
+    wanted only in part, for the next reads in the same chunks (see
+    :mod:`zarr_engine.core.cache`; :attr:`chunk_cache` shows its hits). A
+    pickled copy has a cache of the same size, empty.
     """
 
     def __init__(
@@ -33,7 +41,9 @@ class Array(Node):
         *,
         write_empty_chunks: bool = False,
         optimistic: bool = False,
+        chunk_cache_bytes: int = 0,
     ) -> None:
+        budget = cache_budget(chunk_cache_bytes, f"array {display_path(path)}")
         self._store = store
         self._path = path
         self._meta = metadata
@@ -43,6 +53,7 @@ class Array(Node):
         if self._optimistic:
             optimistic_writes.require_conditional(store, f"array {display_path(path)}")
         self._io_cache: ChunkIO | None = None
+        self._chunk_cache = ChunkCache(budget) if budget else None
 
     # -- construction / pickling ---------------------------------------------
     @classmethod
@@ -55,14 +66,32 @@ class Array(Node):
         return cls(store, path, meta, **kwargs)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._store, self._path, self._meta, self._write_empty, self._optimistic))
+        cache = self._chunk_cache
+        return (_rebuild, (self._store, self._path, self._meta, self._write_empty, self._optimistic,
+                           cache.max_bytes if cache is not None else 0))
 
     @property
     def _io(self) -> ChunkIO:
         io = self._io_cache
         if io is None:
             io = self._io_cache = ChunkIO.for_array(self._store, self._path, self._meta)
+            io.cache = self._chunk_cache
         return io
+
+    @property
+    def chunk_cache(self) -> ChunkCache | None:
+        """The decoded-chunk cache (``chunk_cache_bytes``), or None when off."""
+        return self._chunk_cache
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around every change to the stored chunks or the shape: afterwards the
+        cache is emptied, also when the change failed part-way."""
+        try:
+            yield
+        finally:
+            if self._chunk_cache is not None:
+                self._chunk_cache.clear()
 
     # -- properties ----------------------------------------------------------
     @property
@@ -253,7 +282,8 @@ class Array(Node):
         plan = PointPlan(selection, self.shape, self._meta.chunk_shape)
         arr = self._prepare_value(value, plan.out_shape)
         write = optimistic_writes.write_points if self._optimistic else engine.write_points
-        write(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
+        with self._writing():
+            write(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
 
     set_mask_selection = set_coordinate_selection
 
@@ -263,7 +293,8 @@ class Array(Node):
         plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
         arr = self._prepare_value(value, plan.out_shape)
         write = optimistic_writes.write_orthogonal if self._optimistic else engine.write_orthogonal
-        return write(self._io, plan, arr, write_empty=self._write_empty)
+        with self._writing():
+            return write(self._io, plan, arr, write_empty=self._write_empty)
 
     def write_region(self, selection: Any, value: Any) -> tuple[int, int]:
         """Like ``a[selection] = value`` for a basic selection, returning
@@ -315,9 +346,10 @@ class Array(Node):
                 f"cannot resize {self.name} from {self.shape} to {shape}: need {self.ndim} non-negative lengths"
             )
         old = self.shape
-        if any(n < o for n, o in zip(shape, old)):
-            self._trim(shape)
-        self._set_metadata(self._meta.replace(shape=shape))
+        with self._writing():
+            if any(n < o for n, o in zip(shape, old)):
+                self._trim(shape)
+            self._set_metadata(self._meta.replace(shape=shape))
 
     def _trim(self, shape: tuple[int, ...]) -> None:
         cshape = self._meta.chunk_shape
@@ -390,6 +422,8 @@ class Array(Node):
     def _refresh(self) -> None:
         self._meta = read_metadata(self._store, self._path)  # type: ignore[assignment]
         self._io_cache = None
+        if self._chunk_cache is not None:  # reread: the chunks may have changed too
+            self._chunk_cache.clear()
 
     def update_attributes(self, new: dict[str, Any]) -> "Array":
         self.attrs.update(new)
@@ -462,8 +496,11 @@ def _codec_roles(meta: ArrayMetadata) -> tuple[tuple[dict, ...], dict | None, tu
     return tuple(specs), None, ()
 
 
-def _rebuild(store: Store, path: str, meta: ArrayMetadata, write_empty: bool, optimistic: bool = False) -> Array:
-    return Array(store, path, meta, write_empty_chunks=write_empty, optimistic=optimistic)
+def _rebuild(
+    store: Store, path: str, meta: ArrayMetadata, write_empty: bool, optimistic: bool = False, cache_bytes: int = 0
+) -> Array:
+    return Array(store, path, meta, write_empty_chunks=write_empty, optimistic=optimistic,
+                 chunk_cache_bytes=cache_bytes)
 
 
 class _OIndex:
@@ -535,6 +572,10 @@ class ArrayInfo:
             ("Compressors", _fmt_specs(a.compressors)),
             ("No. bytes", _fmt_bytes(a.nbytes)),
         ]
+        cache = a.chunk_cache
+        if cache is not None:
+            rows.append(("Chunk cache", f"{_fmt_bytes(cache.nbytes)} of {_fmt_bytes(cache.max_bytes)} in "
+                                        f"{len(cache)} chunks; {cache.hits} hits, {cache.misses} misses"))
         if self._complete:
             stored = a.nbytes_stored
             ratio = a.nbytes / stored if stored else float("inf")

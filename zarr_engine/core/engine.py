@@ -28,6 +28,7 @@ from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, prefix_elements, set_orthogonal
 from . import sharded  # also registers the sharding_indexed codec
+from .cache import ChunkCache, serve_cached, serve_cached_points
 from . import tiled
 from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, pipelined, run_indexed, start_indexed
 
@@ -150,6 +151,8 @@ class ChunkIO:
 
     #: the size every stored chunk has when the chain's output size is fixed (no compression)
     fixed_size: int | None = None
+    #: the owning Array's decoded-chunk cache (core/cache.py), None when off
+    cache: ChunkCache | None = None
 
     @classmethod
     def for_array(cls, store: Store, path: str, meta: ArrayMetadata) -> "ChunkIO":
@@ -286,6 +289,12 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
     if not projs:
         return out
     keys = [io.key(p.coords) for p in projs]
+    cache = io.cache
+    generation = 0
+    if cache is not None:
+        generation = cache.generation  # before the first fetch: a write meanwhile voids what this read decodes
+        left = serve_cached(cache, projs, keys, out)  # type: ignore[arg-type]
+        projs, keys = [projs[i] for i in left], [keys[i] for i in left]
     chunk_shape = tuple(io.meta.chunk_shape)
     chunk_size = int(np.prod(chunk_shape, dtype=np.int64))
 
@@ -308,7 +317,10 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
                     chunk = io.decode(data, keys[i], scratch=True)
                     view[...] = chunk.reshape(view.shape)
                     return
-        if reuse and io.fixed_size is None:  # (a fixed size is checked before any buffer is allocated)
+        if cache is not None and not p.covers_valid:  # decoded whole into its own array, kept for the next reads
+            chunk = io.decode_writable(data, keys[i])
+            cache.put(keys[i], chunk, generation)
+        elif reuse and io.fixed_size is None:  # (a fixed size is checked before any buffer is allocated)
             # a compressed chunk: decode only as far as the selection's last element, where the chain can
             io.chain.check_stored_size(data, keys[i])
             chunk = scratch_chunk(chunk_shape, dtype)
@@ -327,13 +339,23 @@ def read_points(io: ChunkIO, plan: PointPlan, out_flat: np.ndarray) -> np.ndarra
         return sharded.read_points(io, plan, out_flat)
     groups = list(plan)
     keys = [io.key(g.coords) for g in groups]
+    cache = io.cache
+    generation = 0
+    if cache is not None:
+        generation = cache.generation
+        left = serve_cached_points(cache, groups, keys, out_flat)  # type: ignore[arg-type]
+        groups, keys = [groups[i] for i in left], [keys[i] for i in left]
 
     def work(i: int, data: Any) -> None:
         g = groups[i]
         if data is None:
             out_flat[g.positions] = io.fill
             return
-        chunk = io.decode(data, keys[i])
+        if cache is not None:
+            chunk = io.decode_writable(data, keys[i])
+            cache.put(keys[i], chunk, generation)
+        else:
+            chunk = io.decode(data, keys[i])
         out_flat[g.positions] = chunk[g.local]
 
     for_each_chunk(io.store, keys, work, io.chunk_nbytes)

@@ -40,6 +40,7 @@ import numpy as np
 from ..codecs.sharding import ShardingCodec, ShardLayout
 from ..errors import ChunkCorruptError
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, prefix_elements, set_orthogonal
+from .cache import serve_cached, serve_cached_points
 from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, get_pool, in_pool_thread, pipelined, pool_size, run_indexed, start_indexed
 
 if TYPE_CHECKING:
@@ -367,6 +368,21 @@ def _pipeline_whole(
         raise failed[0]
 
 
+def _cache_key(sh: _Shards, coords: tuple[int, ...]) -> tuple[str, int]:
+    """What the chunk cache keeps inner chunk ``coords`` under: (shard key, index inside the shard)."""
+    shard, local = sh.locate(coords)
+    return sh.io.key(shard), local
+
+
+def _decode_inner_owned(layout: ShardLayout, data: Any, key: str, local: int, dtype: np.dtype) -> np.ndarray:
+    """Inner chunk ``local`` of shard ``key`` decoded into a new array of its own (for the cache)."""
+    from .engine import allocate
+
+    where = f"{key} (inner chunk {layout.coords(local)})"
+    layout.inner.check_stored_size(data, where)  # before the buffer is allocated
+    return layout.decode_inner(data, key, local, out=allocate(tuple(layout.chunk_shape), dtype, f"chunk {where!r}"))
+
+
 def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.ndarray:
     """Fill ``out`` (of ``plan.out_shape``) with the selected elements of a sharded array."""
     sh = _Shards(io, io.sharding)
@@ -376,6 +392,12 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
         return out
     inner_shape = layout.chunk_shape
     inner_size = math.prod(inner_shape)
+    cache = io.cache
+    generation = 0
+    if cache is not None:
+        generation = cache.generation  # before the first fetch: a write meanwhile voids what this read decodes
+        left = serve_cached(cache, projs, [_cache_key(sh, p.coords) for p in projs], out)
+        projs = [projs[i] for i in left]
     coords = [p.coords for p in projs]
     from .engine import scratch_chunk  # engine imports this module at load time
 
@@ -400,7 +422,10 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
                     chunk = layout.decode_inner(data, key, local, out=scratch_chunk(inner_shape, dtype))
                     view[...] = chunk.reshape(view.shape)
                     return
-        if reuse:  # decode only as far as the selection's last element, where the inner chain can
+        if cache is not None and not p.covers_valid:  # decoded whole into its own array, kept for the next reads
+            chunk = _decode_inner_owned(layout, data, key, local, dtype)
+            cache.put((key, local), chunk, generation)
+        elif reuse:  # decode only as far as the selection's last element, where the inner chain can
             layout.inner.check_stored_size(data, f"{key} (inner chunk {layout.coords(local)})")
             chunk = scratch_chunk(inner_shape, dtype)
             if not layout.inner.decode_prefix(data, chunk, prefix_elements(p.chunk_sel, inner_shape)):
@@ -418,6 +443,12 @@ def read_points(io: "ChunkIO", plan: PointPlan, out_flat: np.ndarray) -> np.ndar
     sh = _Shards(io, io.sharding)
     layout = sh.layout
     groups = list(inner_point_plan(plan, sh.shape, layout.chunk_shape))
+    cache = io.cache
+    generation = 0
+    if cache is not None:
+        generation = cache.generation
+        left = serve_cached_points(cache, groups, [_cache_key(sh, g.coords) for g in groups], out_flat)
+        groups = [groups[i] for i in left]
 
     def work(j: int, data: Any) -> None:
         g = groups[j]
@@ -425,7 +456,12 @@ def read_points(io: "ChunkIO", plan: PointPlan, out_flat: np.ndarray) -> np.ndar
             out_flat[g.positions] = io.fill
             return
         shard, local = sh.locate(g.coords)
-        chunk = layout.decode_inner(data, io.key(shard), local)
+        key = io.key(shard)
+        if cache is not None:
+            chunk = _decode_inner_owned(layout, data, key, local, out_flat.dtype)
+            cache.put((key, local), chunk, generation)
+        else:
+            chunk = layout.decode_inner(data, key, local)
         out_flat[g.positions] = chunk[g.local]
 
     _read_inner(sh, [g.coords for g in groups], work)
