@@ -83,6 +83,15 @@ class Array(Node):
         """The decoded-chunk cache (``chunk_cache_bytes``), or None when off."""
         return self._chunk_cache
 
+    def _sharing_cache(self, cache: ChunkCache) -> "Array":
+        """This array again, keeping its chunks in ``cache``, which other arrays of the
+        same store may share: keys are whole store keys, so they never collide, and
+        any of them writing empties it for all."""
+        twin = Array(self._store, self._path, self._meta, write_empty_chunks=self._write_empty,
+                     optimistic=self._optimistic)
+        twin._chunk_cache = cache
+        return twin
+
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """Around every change to the stored chunks or the shape: afterwards the

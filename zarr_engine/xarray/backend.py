@@ -16,7 +16,7 @@ from xarray.backends.store import StoreBackendEntrypoint
 from xarray.core.treenode import NodePath
 from xarray.core.utils import close_on_error
 
-from ..errors import DimensionLengthError, ZarrEngineError
+from ..errors import ArgumentError, DimensionLengthError, ZarrEngineError
 from .store import ZarrEngineStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,6 +69,7 @@ class ZarrEngineBackendEntrypoint(BackendEntrypoint):
         "storage_options",
         "zarr_format",
         "use_zarr_fill_value_as_mask",
+        "chunk_cache_bytes",
         "store",
     )
     supports_groups = True
@@ -103,9 +104,20 @@ class ZarrEngineBackendEntrypoint(BackendEntrypoint):
         storage_options: dict[str, Any] | None = None,
         zarr_format: int | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
+        chunk_cache_bytes: int = 0,
         store: ZarrEngineStore | None = None,
     ) -> "xr.Dataset":
-        """Open one group of a Zarr store as a Dataset (variables stay lazy)."""
+        """Open one group of a Zarr store as a Dataset (variables stay lazy).
+
+        ``chunk_cache_bytes=N`` gives the dataset's variables one cache of up to N
+        bytes of decoded chunks, for reads that come back to the same chunks
+        (``zarr_engine.core.cache``).
+        """
+        if chunk_cache_bytes and (store is not None or isinstance(filename_or_obj, ZarrEngineStore)):
+            raise ArgumentError(
+                "chunk_cache_bytes applies to a store the backend opens; give it to "
+                "ZarrEngineStore.open_group(..., chunk_cache_bytes=N) instead"
+            )
         if store is None:
             if isinstance(filename_or_obj, ZarrEngineStore):
                 store = filename_or_obj
@@ -113,7 +125,7 @@ class ZarrEngineBackendEntrypoint(BackendEntrypoint):
                 store = ZarrEngineStore.open_group(
                     _normalize_path(filename_or_obj), mode, group=group, consolidated=consolidated,
                     storage_options=storage_options, zarr_format=zarr_format,
-                    use_zarr_fill_value_as_mask=use_zarr_fill_value_as_mask,
+                    use_zarr_fill_value_as_mask=use_zarr_fill_value_as_mask, chunk_cache_bytes=chunk_cache_bytes,
                 )
         return _decode(
             store, mask_and_scale=mask_and_scale, decode_times=decode_times, concat_characters=concat_characters,

@@ -33,6 +33,7 @@ from xarray.core.variable import Variable
 
 from ..core.api import consolidate_metadata, open_group
 from ..core.array import Array
+from ..core.cache import ChunkCache, cache_budget
 from ..core.group import Group
 from ..errors import (
     AlignmentError,
@@ -222,6 +223,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         "_append_dim",
         "_cache_members",
         "_consolidate_on_close",
+        "_chunk_cache",
         "_members",
         "_mode",
         "_safe_chunks",
@@ -244,7 +246,11 @@ class ZarrEngineStore(AbstractWritableDataStore):
         write_empty: bool | None = None,
         use_zarr_fill_value_as_mask: bool | None = None,
         cache_members: bool = True,
+        chunk_cache_bytes: int = 0,
     ) -> None:
+        budget = cache_budget(chunk_cache_bytes, f"the Zarr store of group {group.name}")
+        # one cache for all the variables read through this store (core/cache.py)
+        self._chunk_cache = ChunkCache(budget) if budget else None
         self.zarr_group = group
         self._mode = mode
         self._consolidate_on_close = consolidate_on_close
@@ -342,6 +348,8 @@ class ZarrEngineStore(AbstractWritableDataStore):
         """The raw (not yet CF-decoded) variable of array ``name``, lazily indexed."""
         array = self.members[name]
         assert isinstance(array, Array)
+        if self._chunk_cache is not None:
+            array = array._sharing_cache(self._chunk_cache)
         dims, attrs = dims_and_attrs(array)
         wrapped = ZarrEngineBackendArray(array)
         encoding: dict[str, Any] = {
