@@ -56,6 +56,8 @@ class ChunkCache:
 
     Thread-safe: the engine's pool threads put while the caller's thread gets.
     Kept arrays are read-only; a chunk larger than the whole budget is never kept.
+    Sizes are numpy's ``nbytes``: for strings and other objects that counts the
+    references, not the objects they point to.
     """
 
     def __init__(self, max_bytes: int) -> None:
