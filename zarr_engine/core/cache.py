@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,26 +117,19 @@ class ChunkCache:
                 f"{self.hits} hits, {self.misses} misses)")
 
 
-def serve_cached(cache: ChunkCache, projs: list[Any], keys: list[Hashable], out: np.ndarray) -> list[int]:
-    """Copy into ``out`` the part of each projection whose chunk ``cache`` holds;
-    return the positions of the others, which the caller still has to read."""
+def serve_cached(cache: ChunkCache, items: Sequence[Any], keys: Sequence[Hashable], out: np.ndarray, *,
+                 points: bool = False) -> list[int]:
+    """Copy into ``out`` what each item wants of its chunk, where ``cache`` holds
+    that chunk; return the positions of the other items, which the caller still
+    has to read. Items are chunk projections of an orthogonal selection, or with
+    ``points`` the per-chunk groups of a coordinate selection (``out`` flat)."""
     left = []
-    for i, (p, key) in enumerate(zip(projs, keys)):
+    for i, (item, key) in enumerate(zip(items, keys)):
         chunk = cache.get(key)
         if chunk is None:
             left.append(i)
+        elif points:
+            out[item.positions] = chunk[item.local]
         else:
-            set_orthogonal(out, p.out_sel, get_orthogonal(chunk, p.chunk_sel))
-    return left
-
-
-def serve_cached_points(cache: ChunkCache, groups: list[Any], keys: list[Hashable], out_flat: np.ndarray) -> list[int]:
-    """:func:`serve_cached` for the per-chunk groups of a coordinate selection."""
-    left = []
-    for i, (g, key) in enumerate(zip(groups, keys)):
-        chunk = cache.get(key)
-        if chunk is None:
-            left.append(i)
-        else:
-            out_flat[g.positions] = chunk[g.local]
+            set_orthogonal(out, item.out_sel, get_orthogonal(chunk, item.chunk_sel))
     return left

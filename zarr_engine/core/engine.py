@@ -28,7 +28,7 @@ from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, prefix_elements, set_orthogonal
 from . import sharded  # also registers the sharding_indexed codec
-from .cache import ChunkCache, serve_cached, serve_cached_points
+from .cache import ChunkCache, serve_cached
 from . import tiled
 from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, pipelined, run_indexed, start_indexed
 
@@ -293,7 +293,7 @@ def read_orthogonal(io: ChunkIO, plan: OrthogonalPlan, out: np.ndarray) -> np.nd
     generation = 0
     if cache is not None:
         generation = cache.generation  # before the first fetch: a write meanwhile voids what this read decodes
-        left = serve_cached(cache, projs, keys, out)  # type: ignore[arg-type]
+        left = serve_cached(cache, projs, keys, out)
         projs, keys = [projs[i] for i in left], [keys[i] for i in left]
     chunk_shape = tuple(io.meta.chunk_shape)
     chunk_size = int(np.prod(chunk_shape, dtype=np.int64))
@@ -343,7 +343,7 @@ def read_points(io: ChunkIO, plan: PointPlan, out_flat: np.ndarray) -> np.ndarra
     generation = 0
     if cache is not None:
         generation = cache.generation
-        left = serve_cached_points(cache, groups, keys, out_flat)  # type: ignore[arg-type]
+        left = serve_cached(cache, groups, keys, out_flat, points=True)
         groups, keys = [groups[i] for i in left], [keys[i] for i in left]
 
     def work(i: int, data: Any) -> None:

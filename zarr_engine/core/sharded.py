@@ -40,7 +40,7 @@ import numpy as np
 from ..codecs.sharding import ShardingCodec, ShardLayout
 from ..errors import ChunkCorruptError
 from .indexing import ChunkProjection, OrthogonalPlan, PointPlan, get_orthogonal, prefix_elements, set_orthogonal
-from .cache import serve_cached, serve_cached_points
+from .cache import serve_cached
 from .pool import BATCH_BYTES, PARALLEL_MIN_BYTES, get_pool, in_pool_thread, pipelined, pool_size, run_indexed, start_indexed
 
 if TYPE_CHECKING:
@@ -447,7 +447,7 @@ def read_points(io: "ChunkIO", plan: PointPlan, out_flat: np.ndarray) -> np.ndar
     generation = 0
     if cache is not None:
         generation = cache.generation
-        left = serve_cached_points(cache, groups, [_cache_key(sh, g.coords) for g in groups], out_flat)
+        left = serve_cached(cache, groups, [_cache_key(sh, g.coords) for g in groups], out_flat, points=True)
         groups = [groups[i] for i in left]
 
     def work(j: int, data: Any) -> None:
