@@ -275,3 +275,22 @@ def test_whole_chunk_writes_from_a_strided_value_equal_numpy(tmp_path):
                           compressors=None)
     raw[...] = value
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "r.zarr"), mode="r")[...], data)
+
+
+def test_a_local_write_holds_only_the_chunks_being_encoded(tmp_path):
+    """Each pool task stores its chunk and lets go of the encoded bytes: a write of
+    64 MiB of incompressible chunks never holds them all (it used to, until the end)."""
+    import tracemalloc
+
+    value = np.random.default_rng(0).integers(0, 2**32, size=(64, 256, 1024), dtype="u4")  # 64 MiB
+    a = ze.create_array(str(tmp_path / "a"), shape=value.shape, chunks=(1, 256, 1024), dtype="u4",
+                        compressors={"name": "zstd", "configuration": {"level": 1}})
+    tracemalloc.start()
+    try:
+        a[...] = value
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert a.nbytes_stored > 60 * 2**20  # the chunks did not compress: each stored ~1 MiB
+    assert peak < 16 * 2**20, f"{peak / 2**20:.1f} MiB held during the write"
+    assert_same(ze.open_array(str(tmp_path / "a"), mode="r")[...], value)

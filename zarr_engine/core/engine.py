@@ -430,16 +430,16 @@ def write_orthogonal(io: ChunkIO, plan: OrthogonalPlan, value: np.ndarray, *, wr
         # local-like stores: each pool task reads, encodes and stores its own chunk
         store = io.store
 
-        def local(i: int) -> tuple[str, Any]:
+        def local(i: int) -> bool:
             key, enc = build(i, store.get(keys[i]) if i in need_old else None)
             if enc is None:
                 store.delete(key)
-            else:
-                store.set(key, enc)
-            return key, enc
+                return False
+            store.set(key, enc)
+            return True  # not the encoded bytes: freed now, their memory serves the next chunk
 
         done = run_indexed(local, len(projs))
-        written = sum(1 for _, v in done if v is not None)
+        written = sum(done)
         return written, len(done) - written
     written = deleted = 0
     for lo in range(0, len(projs), BATCH_KEYS):
