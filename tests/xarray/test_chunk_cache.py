@@ -79,3 +79,25 @@ def test_a_bad_budget_or_one_for_a_store_already_open_is_refused(tmp_path):
     store = ZarrEngineStore.open_group(str(tmp_path / "d.zarr"), "r", consolidated=False)
     with pytest.raises(ArgumentError, match="ZarrEngineStore.open_group"):
         xr.open_dataset(store, engine="zarr_engine", chunk_cache_bytes=1 << 20)
+
+
+def test_dask_chunks_smaller_than_the_stored_ones_read_each_chunk_once(tmp_path):
+    """One dask task per time step of a chunk 4 steps deep: without the cache each
+    task reads and decodes the whole stored chunk again."""
+    dask = pytest.importorskip("dask")
+    expected = written_by_xarray(tmp_path / "d.zarr")
+    counting = CountingStore(LocalStore(str(tmp_path / "d.zarr"), read_only=True))
+    store = ZarrEngineStore.open_group(counting, "r", consolidated=False, chunk_cache_bytes=1 << 20)
+    with pytest.warns(UserWarning, match="separate the stored chunks"):
+        ds = xr.open_dataset(store, engine="zarr_engine", chunks={"time": 1})
+    assert ds.temp.data.numblocks == (12, 2, 2)
+    counting.reset()
+    with dask.config.set(scheduler="threads", num_workers=2):
+        got = ds.temp.max("time").compute()
+    xr.testing.assert_identical(got, expected.temp.max("time"))
+    chunk_reads = [k for m, keys in counting.log for k in ([keys] if isinstance(keys, str) else keys)]
+    # 48 tasks, each wanting part of one of the 12 stored chunks: 48 reads without a
+    # cache. With it a chunk is read again only by a task that missed it while the
+    # other thread was still decoding it.
+    assert len(set(chunk_reads)) == 12
+    assert len(chunk_reads) <= 2 * 12

@@ -20,6 +20,10 @@ for more) was measured on W3's random windows: 8% faster when the cache held a
 quarter of the array, but 25-30% slower on the first pass when it held all of
 it (a chunk then decoded twice), which is what a cache is for.
 
+Reads of the same chunk from several threads (dask tasks smaller than the
+stored chunks, say) share what is kept; two that miss a chunk at the same
+moment both read and decode it, and the second to finish replaces the first.
+
 What is kept is what this ``Array`` read. Its own writes, resizes and appends
 empty the cache when they finish, and a read that was running meanwhile does
 not put what it decoded back (each read notes the cache's generation when it
