@@ -1,4 +1,5 @@
-"""An opt-in cache of decoded chunks, kept by one :class:`~zarr_engine.core.array.Array`.
+"""An opt-in cache of decoded chunks, kept by an :class:`~zarr_engine.core.array.Array`
+(or shared by the variables of one xarray dataset).
 
 Off unless asked for (``open_array(..., chunk_cache_bytes=N)``). With it, a
 chunk (or a sharded array's inner chunk) that a read wants only in part is
@@ -16,7 +17,7 @@ the small working set the cache is for. Box reads over many small chunks
 Without a cache a read decodes a zstd chunk only as far as its last wanted
 element; with one, a chunk is decoded whole the first time. Keeping only the
 decoded front of a chunk instead (and decoding it whole when a read came back
-for more) was measured on W3's random windows: 8% faster when the cache held a
+for more) was measured on random 32x32x32 windows (benchmarks/bench_cache.py): 8% faster when the cache held a
 quarter of the array, but 25-30% slower on the first pass when it held all of
 it (a chunk then decoded twice), which is what a cache is for.
 
@@ -24,11 +25,12 @@ Reads of the same chunk from several threads (dask tasks smaller than the
 stored chunks, say) share what is kept; two that miss a chunk at the same
 moment both read and decode it, and the second to finish replaces the first.
 
-What is kept is what this ``Array`` read. Its own writes, resizes and appends
-empty the cache when they finish, and a read that was running meanwhile does
-not put what it decoded back (each read notes the cache's generation when it
-starts). Writes by another process, or through another ``Array`` object, are
-not seen: turn the cache on for data that nobody changes while you read it.
+What is kept is what the arrays using the cache read. Their own writes,
+resizes and appends empty it when they finish, and a read that was running
+meanwhile does not put what it decoded back (each read notes the cache's
+generation when it starts). Writes by another process, or through an
+``Array`` object without this cache, are not seen: turn the cache on for data
+that nobody else changes while you read it.
 """
 
 from __future__ import annotations
