@@ -157,3 +157,27 @@ def test_unusual_prefix_characters(tmp_path: Path) -> None:
     assert list(store.list_prefix("a\ud7ff")) == ["a\ud7ff/y"]
     store.delete_prefix("a\U0010ffff")
     assert list(store.list()) == ["a\ud7ff/y", "b"]
+
+
+def test_a_store_that_is_gone_has_closed_its_connections(tmp_path: Path) -> None:
+    # A sqlite3 connection is in a reference cycle with its statement cache: left to
+    # the garbage collector it outlives its store, and a child forked before the
+    # collector ran inherited an open connection that no fork hook knew of (in
+    # tests/reliability/test_conditional.py six such children lost every commit).
+    import threading
+
+    store = SQLiteStore(tmp_path / "gone.db")
+    store.set("a", b"1")
+    worker = threading.Thread(target=lambda: store.set("b", b"2"))
+    worker.start()
+    worker.join()
+    conns = list(store._all)
+    assert len(conns) == 2  # one a thread
+    store.close()
+    store.set("c", b"3")  # close() then reuse: the new connection is watched too
+    conns += store._all
+    del store, worker
+    for conn in conns:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("SELECT 1")
+    assert SQLiteStore(tmp_path / "gone.db").get_many(["a", "b", "c"]) == {"a": b"1", "b": b"2", "c": b"3"}
