@@ -292,5 +292,9 @@ def test_a_local_write_holds_only_the_chunks_being_encoded(tmp_path):
     finally:
         tracemalloc.stop()
     assert a.nbytes_stored > 60 * 2**20  # the chunks did not compress: each stored ~1 MiB
-    assert peak < 16 * 2**20, f"{peak / 2**20:.1f} MiB held during the write"
+    # each pool thread holds a chunk copy and its encoded bytes (1 MiB each) at a time
+    from zarr_engine.core.pool import pool_size
+
+    limit = min(48, 4 * (pool_size() + 1)) * 2**20
+    assert peak < limit, f"{peak / 2**20:.1f} MiB held during the write (limit {limit / 2**20:.0f})"
     assert_same(ze.open_array(str(tmp_path / "a"), mode="r")[...], value)
