@@ -169,11 +169,7 @@ class SQLiteStore(ContentVersions, Store):
             conns = list(self._all)
             self._all.clear()  # the same list: the finaliser of _reset keeps watching it
             self._local = threading.local()
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        _close_connections(conns, self._pid)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         conn = self._conn()
