@@ -17,9 +17,10 @@ the small working set the cache is for. Box reads over many small chunks
 Without a cache a read decodes a zstd chunk only as far as its last wanted
 element; with one, a chunk is decoded whole the first time. Keeping only the
 decoded front of a chunk instead (and decoding it whole when a read came back
-for more) was measured on random 32x32x32 windows (benchmarks/bench_cache.py): 8% faster when the cache held a
-quarter of the array, but 25-30% slower on the first pass when it held all of
-it (a chunk then decoded twice), which is what a cache is for.
+for more) was measured on random 32x32x32 windows (benchmarks/bench_cache.py):
+8% faster when the cache held a quarter of the array, but 25-30% slower on the
+first pass when it held all of it (a chunk then decoded twice), which is what
+a cache is for.
 
 Reads of the same chunk from several threads (dask tasks smaller than the
 stored chunks, say) share what is kept; two that miss a chunk at the same
