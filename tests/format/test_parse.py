@@ -324,3 +324,11 @@ def test_keys_of_a_box_are_the_keys_of_each_chunk_in_c_order(encoding):
         for prefix in ("", "group/array/"):
             expected = [prefix + enc.encode(c) for c in itertools.product(*ranges)]
             assert enc.encode_box(list(ranges), prefix) == expected
+
+
+@pytest.mark.parametrize("codec", ["", {"name": ""}, {"name": "", "configuration": {}}])
+def test_an_empty_codec_name_is_refused_in_either_form(codec):
+    # the bare-name form was accepted and written back as {"name": ""}, which its
+    # own reader then refused (found by test_fuzz.test_v3_field_mutations)
+    with pytest.raises(MetadataError, match="codec"):
+        parse_node(v3(codecs=["bytes", codec]), "")

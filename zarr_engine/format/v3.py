@@ -60,6 +60,8 @@ def normalize_codec(spec: Any, path: str = "", key: str = KEY, field: str = "cod
         if type(name) is str and name and type(config) is dict:
             return {"name": name, "configuration": checked_copy(config, path, key, field)}  # the usual form
     if isinstance(spec, str):
+        if not spec:  # as the object form below: an empty name names no codec
+            fail(path, key, f"{field}: a codec name must not be empty")
         return {"name": spec, "configuration": {}}
     if not isinstance(spec, dict):
         fail(path, key, f"{field}: a codec must be a name or an object, got {short(spec)}")
