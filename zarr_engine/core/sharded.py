@@ -181,9 +181,10 @@ def _fetch_whole(store: Any, keys: list[str]) -> list[Any]:
 # ---------------------------------------------------------------------------
 
 
-def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[int, Any], None]) -> None:
+def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[int, Any, str, int], None]) -> None:
     """Fetch the stored bytes of the inner chunks ``coords`` and call
-    ``work(j, data_or_None)`` for each on the pool (None: reads as fill)."""
+    ``work(j, data_or_None, shard_key, local_index)`` for each on the pool
+    (None: reads as fill)."""
     io, layout = sh.io, sh.layout
     groups = sh.group(coords)
     whole = [s for s, items in groups.items() if len(items) == sh.valid_count(s)]
@@ -207,10 +208,10 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
         tasks: list[tuple[int, Any]] = []
         for s, key, value in zip(whole[lo : lo + per], *fetched):
             if value is None:
-                tasks.extend((j, None) for j, _ in groups[s])
+                tasks.extend((j, None, key, local) for j, local in groups[s])
                 continue
             index, view = layout.split(value, key)
-            tasks.extend((j, layout.piece(view, index, local)) for j, local in groups[s])
+            tasks.extend((j, layout.piece(view, index, local), key, local) for j, local in groups[s])
         return start_indexed(lambda t: work(*tasks[t]), len(tasks))
 
     if whole:
@@ -221,26 +222,26 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
     keys = [io.key(s) for s in partial]
     raw = io.store.get_ranges([layout.index_request(k) for k in keys])
     requests: list[tuple[str, int, int]] = []
-    served: list[list[tuple[int, int, int]]] = []  # per request: (j, start in request, length)
+    served: list[list[tuple[int, int, int, int]]] = []  # per request: (j, local, start in request, length)
     tasks = []
     remote = io.store.prefers_batches
     gap, most = (MAX_GAP_REMOTE, MAX_MERGED) if remote else (MAX_GAP_LOCAL, MAX_MERGED_LOCAL)
     for s, key, index_bytes in zip(partial, keys, raw):
         items = groups[s]
         if index_bytes is None:
-            tasks.extend((j, None) for j, _ in items)
+            tasks.extend((j, None, key, local) for j, local in items)
             continue
         index = layout.parse_index(index_bytes, key)
         stored = []
         for j, local in items:
             off, n = int(index[local, 0]), int(index[local, 1])
             if n == 2**64 - 1:
-                tasks.append((j, None))
+                tasks.append((j, None, key, local))
             else:
-                stored.append((j, off, n))
-        for start, end, members in coalesce([(o, o + n) for _, o, n in stored], gap, most):
+                stored.append((j, local, off, n))
+        for start, end, members in coalesce([(o, o + n) for _, _, o, n in stored], gap, most):
             requests.append((key, start, end))
-            served.append([(stored[m][0], stored[m][1] - start, stored[m][2]) for m in members])
+            served.append([(stored[m][0], stored[m][1], stored[m][2] - start, stored[m][3]) for m in members])
     if not remote:
         # each task reads one request and decodes the inner chunks it holds
         # (the absent ones, read as fill, are tasks of their own)
@@ -252,8 +253,8 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
                 return
             key, start, end = requests[r]
             view = _range_view(get_range(key, start, end), key, start, end)
-            for j, o, n in served[r]:
-                work(j, view[o : o + n])
+            for j, local, o, n in served[r]:
+                work(j, view[o : o + n], key, local)
 
         run_indexed(serve, len(requests) + len(tasks))
         return
@@ -261,7 +262,7 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
         datas = io.store.get_ranges(requests)
         for (key, start, end), data, members in zip(requests, datas, served):
             view = _range_view(data, key, start, end)
-            tasks.extend((j, view[o : o + n]) for j, o, n in members)
+            tasks.extend((j, view[o : o + n], key, local) for j, local, o, n in members)
     run_indexed(lambda t: work(*tasks[t]), len(tasks))
 
 
@@ -281,7 +282,7 @@ def _pipeline_whole(
     sh: _Shards,
     shards: list[tuple[int, ...]],
     groups: dict[tuple[int, ...], list[tuple[int, int]]],
-    work: Callable[[int, Any], None],
+    work: Callable[[int, Any, str, int], None],
 ) -> None:
     """Whole shards from a local-like store: one ``get`` per shard, each on the
     pool, overlapped with decoding.
@@ -335,15 +336,15 @@ def _pipeline_whole(
         else:
             value = io.store.get(key)
         if value is None:
-            tasks = [(j, None) for j, _ in groups[s]]
+            tasks = [(j, None, key, local) for j, local in groups[s]]
         else:
             index, view = layout.split(value, key)
-            tasks = [(j, layout.piece(view, index, local)) for j, local in groups[s]]
+            tasks = [(j, layout.piece(view, index, local), key, local) for j, local in groups[s]]
         left = [len(tasks)]
 
-        def decode(j: int, piece: Any) -> None:
+        def decode(j: int, piece: Any, key: str, local: int) -> None:
             try:
-                work(j, piece)
+                work(j, piece, key, local)
             finally:
                 with lock:
                     left[0] -= 1
@@ -404,13 +405,11 @@ def read_orthogonal(io: "ChunkIO", plan: OrthogonalPlan, out: np.ndarray) -> np.
     dtype = out.dtype
     reuse = not dtype.hasobject  # never leave object references behind in a reused buffer
 
-    def work(j: int, data: Any) -> None:
+    def work(j: int, data: Any, key: str, local: int) -> None:
         p = projs[j]
         if data is None:
             set_orthogonal(out, p.out_sel, io.fill)
             return
-        shard, local = sh.locate(p.coords)
-        key = io.key(shard)
         if p.is_whole:
             view = out[p.out_sel]
             if isinstance(view, np.ndarray) and view.size == inner_size:
@@ -450,13 +449,11 @@ def read_points(io: "ChunkIO", plan: PointPlan, out_flat: np.ndarray) -> np.ndar
         left = serve_cached(cache, groups, [_cache_key(sh, g.coords) for g in groups], out_flat, points=True)
         groups = [groups[i] for i in left]
 
-    def work(j: int, data: Any) -> None:
+    def work(j: int, data: Any, key: str, local: int) -> None:
         g = groups[j]
         if data is None:
             out_flat[g.positions] = io.fill
             return
-        shard, local = sh.locate(g.coords)
-        key = io.key(shard)
         if cache is not None:
             chunk = _decode_inner_owned(layout, data, key, local, out_flat.dtype)
             cache.put((key, local), chunk, generation)
