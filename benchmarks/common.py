@@ -9,6 +9,7 @@ by :mod:`benchmarks.run`, always oriented so that > 1 means zarr_engine wins.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import os
 import time
@@ -56,7 +57,7 @@ QUICK = Sizes(
     name="quick", w1_shape=(128, 512, 512), w1_chunks=(64, 128, 128), w2_shards=(64, 256, 256),
     w3_window=(32, 32, 32), w3_count=200, w2_random=300, w4_shape=(2048, 2048), w4_chunks=(64, 64),
     w5_arrays=100, w6_w4_shape=(1024, 1024), w6_w2_shape=(64, 512, 512), w6_w2_shards=(64, 256, 256),
-    repeats=3, write_repeats=1,
+    repeats=3, write_repeats=2,
 )
 #: seconds: only for the smoke test of the machinery
 MICRO = Sizes(
@@ -225,6 +226,10 @@ def timed_read(fn: Callable[[], np.ndarray], repeats: int, expect: np.ndarray | 
     return best
 
 
+#: rounds of :func:`round_robin` taken so far in this run (where the next one starts)
+_ROUNDS = itertools.count()
+
+
 def round_robin(row: Row, prepare: dict[str, Callable[[], Callable[[], float]]], repeats: int,
                 value: Callable[[float], float], log: Callable[[str], None]) -> None:
     """Fill ``row`` with each engine's best of ``repeats`` trials, taken in turns.
@@ -232,7 +237,11 @@ def round_robin(row: Row, prepare: dict[str, Callable[[], Callable[[], float]]],
     ``prepare[name]()`` (untimed: open, warm up, check) returns a function that
     runs one trial and returns its seconds. The engines take turns within each
     round, so that a change in the machine's load during the run falls on all
-    of them alike rather than on whichever engine happened to run then.
+    of them alike rather than on whichever engine happened to run then. Each
+    round (counted over the whole run) starts one engine further along: the
+    first trial of a row pays most for what ran just before it (a file create
+    after a large delete, memory the VM's host has to supply again), and with
+    a fixed order that was always the same engine.
     """
     trials: dict[str, Callable[[], float]] = {}
     for name, prep in prepare.items():
@@ -240,7 +249,9 @@ def round_robin(row: Row, prepare: dict[str, Callable[[], Callable[[], float]]],
         attempt(row, name, lambda prep=prep, name=name: trials.__setitem__(name, prep()) or 0.0, log)
     best = {name: math.inf for name in trials}
     for _ in range(max(1, repeats)):
-        for name in list(trials):
+        names = list(trials)
+        turn = next(_ROUNDS) % max(1, len(names))
+        for name in names[turn:] + names[:turn]:
             gc.collect()
 
             def one(name: str = name) -> float:
