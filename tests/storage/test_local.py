@@ -106,6 +106,94 @@ def test_set_many_writes_each_pair_and_leaves_no_temporary_file(tmp_path: Path) 
     assert store.get("c/9") is None
 
 
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+needs_dir_fds = pytest.mark.skipif(
+    not __import__("zarr_engine.storage.local", fromlist=["_DIR_FDS"])._DIR_FDS or not os.path.isdir("/proc/self/fd"),
+    reason="runs of keys are opened relative to their folder only where os.open takes dir_fd",
+)
+
+
+@needs_dir_fds
+def test_runs_in_one_folder_go_through_a_folder_descriptor_and_close_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zarr_engine.storage import local
+
+    store = LocalStore(tmp_path)
+    before = _open_descriptors()
+    relative: list[str] = []
+    real_open = os.open
+
+    def spying_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if dir_fd is not None:
+            relative.append(path)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(local.os, "open", spying_open)
+    # two runs of three keys and a lone key in a third folder
+    items = [(f"c/{r}/{i}", bytes([r, i]) * (i + 1)) for r in range(2) for i in range(3)] + [("d/0", b"lone")]
+    store.set_many(items)
+    views = [memoryview(bytearray(8)) for _ in items]
+    got = list(store.read_each_into([k for k, _ in items], views))
+    monkeypatch.undo()
+    assert got == [len(v) for _, v in items]
+    assert [bytes(view[:n]) for view, n in zip(views, got)] == [v for _, v in items]
+    # the second and third key of each run, written (temporary name) and read by their names alone
+    assert [n for n in relative if not n.startswith(".")] == ["1", "2", "1", "2"]
+    assert sum(n.startswith(".") for n in relative) == 4
+    assert _open_descriptors() == before
+    assert sorted(p.name for p in (tmp_path / "c" / "0").iterdir()) == ["0", "1", "2"]
+    # a reader that stops early still closes its folder
+    reader = store.read_each_into(["c/0/0", "c/0/1", "c/0/2"], [memoryview(bytearray(8)) for _ in range(3)])
+    assert [next(reader), next(reader)] == [2, 4]
+    reader.close()
+    assert _open_descriptors() == before
+
+
+@needs_dir_fds
+def test_a_folder_removed_in_the_middle_of_a_run_is_made_again(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+
+    def items():  # type: ignore[no-untyped-def]
+        yield "c/0", b"0"
+        yield "c/1", b"1"  # the run's folder is open from here
+        store.delete_many(["c/0", "c/1"])  # and now gone: the folder was left empty
+        assert not (tmp_path / "c").exists()
+        yield "c/2", b"2"
+        yield "c/3", b"3"
+
+    store.set_many(items())
+    assert [store.get(f"c/{i}") for i in range(4)] == [None, None, b"2", b"3"]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["2", "3"]
+
+
+@needs_dir_fds
+def test_a_run_refuses_a_folder_and_a_temporary_shaped_key_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    (tmp_path / "c" / "1").mkdir(parents=True)
+    with pytest.raises(StoreError, match=r"'c/1'.*it is a folder"):
+        store.set_many([("c/0", b"0"), ("c/1", b"1")])
+    with pytest.raises(StoreError, match="temporary file"):
+        store.set_many([("c/2", b"2"), (f"c/.x.y{TEMP_SUFFIX}", b"3")])
+    with pytest.raises(TypeError):
+        store.set_many([("c/3", b"3"), ("c/4", object())])  # type: ignore[list-item]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["0", "1", "2", "3"]
+    assert store.get("c/4") is None
+
+
+@needs_dir_fds
+def test_read_each_into_a_run_in_a_missing_folder_reads_absent(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.set_many([("c/0/0", b"a"), ("c/0/1", b"b")])
+    (tmp_path / "f").write_bytes(b"a file where a folder would be")
+    keys = ["c/9/0", "c/9/1", "c/9/2", "c/0/0", "c/0/1", "f/0", "f/1"]
+    got = list(store.read_each_into(keys, [memoryview(bytearray(4)) for _ in keys]))
+    assert got == [None, None, None, 1, 1, None, None]
+
+
 def test_a_leftover_temporary_file_with_the_next_name_is_stepped_around(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

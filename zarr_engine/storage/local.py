@@ -56,6 +56,52 @@ _SLASH_SEP = os.sep == "/" and os.altsep is None
 #: where read_exact_into's one byte past the end goes (its content is never used)
 _SPILL = bytearray(1)
 
+#: whether runs of keys in one folder are opened and renamed relative to the folder
+#: (os.replace takes the same descriptors as os.rename, both renameat)
+_DIR_FDS = (_SLASH_SEP and hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd
+            and os.rename in os.supports_dir_fd and os.unlink in os.supports_dir_fd)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class _FolderRuns:
+    """Files of a run of keys in one folder (a row of chunks), named relative
+    to a descriptor of that folder.
+
+    By full path, the kernel walks every folder of the path again for each
+    file: on this machine that was 0.7 us of a 4.9 us small-file read and
+    1.6 us of a 16 us small-file write (temporary file and rename). The
+    folder is opened at the second path of a run, so a lone path never pays
+    for it, and closed when the run ends. Paths are ``/``-separated
+    (``_DIR_FDS``)."""
+
+    __slots__ = ("folder", "fd")
+
+    def __init__(self) -> None:
+        self.folder: str | None = None
+        self.fd: int | None = None
+
+    def split(self, path: str) -> tuple[int | None, str]:
+        """(folder descriptor, name in it) for ``path``, or (None, ``path``) when
+        ``path`` starts a run or its folder cannot be opened (absent: the
+        caller's full-path route says what that means)."""
+        folder, _, name = path.rpartition("/")
+        if folder != self.folder:
+            self.close()
+            self.folder = folder
+            return None, path
+        if self.fd is None:
+            try:
+                self.fd = os.open(folder, _DIR_FLAGS)
+            except OSError:
+                return None, path
+        return self.fd, name
+
+    def close(self) -> None:
+        """Close the folder's descriptor; the next path starts a new run."""
+        fd, self.fd, self.folder = self.fd, None, None
+        if fd is not None:
+            os.close(fd)
+
 
 def _is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
@@ -170,20 +216,28 @@ class LocalStore(ContentVersions, Store):
     def read_each_into(self, keys: Sequence[str], views: Sequence[memoryview]) -> Iterator[int | None]:
         """:meth:`read_exact_into` for each key and the view at the same position,
         in order: yields each count as it is read. The engine's loop over many
-        small chunks, without three Python calls per key."""
-        for key, view in zip(keys, views):
-            try:
-                fd = os.open(self._path(key), os.O_RDONLY)
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                yield None
-                continue
-            try:
-                n: int | None = os.preadv(fd, [view, _SPILL], 0)
-            except IsADirectoryError:
-                n = None
-            finally:
-                os.close(fd)
-            yield n
+        small chunks, without three Python calls per key; runs of keys in one
+        folder are opened relative to it (:class:`_FolderRuns`)."""
+        runs = _FolderRuns() if _DIR_FDS else None
+        try:
+            for key, view in zip(keys, views):
+                path = self._path(key)
+                dfd, name = runs.split(path) if runs is not None else (None, path)
+                try:
+                    fd = os.open(name, os.O_RDONLY, dir_fd=dfd)
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                    yield None
+                    continue
+                try:
+                    n: int | None = os.preadv(fd, [view, _SPILL], 0)
+                except IsADirectoryError:
+                    n = None
+                finally:
+                    os.close(fd)
+                yield n
+        finally:
+            if runs is not None:
+                runs.close()
 
     def _open_existing(self, key: str) -> int | None:
         """A read-only descriptor of the key's file; None when there is none."""
@@ -230,9 +284,53 @@ class LocalStore(ContentVersions, Store):
         """:meth:`set` for each pair, in order (each value is atomic on its own)."""
         self._check_writable()
         write_temp, install = self._write_temp, self._install
-        for key, value in items.items() if isinstance(items, Mapping) else items:
-            tmp, path = write_temp(key, value)
-            install(key, tmp, path)
+        runs = _FolderRuns() if _DIR_FDS else None
+        try:
+            for key, value in items.items() if isinstance(items, Mapping) else items:
+                if runs is not None:
+                    dfd, name = runs.split(self._path(key))
+                    if dfd is not None:
+                        if self._set_at(dfd, name, key, value):
+                            continue
+                        runs.close()  # the folder went away meanwhile: the full-path route makes it again
+                tmp, path = write_temp(key, value)
+                install(key, tmp, path)
+        finally:
+            if runs is not None:
+                runs.close()
+
+    def _set_at(self, dfd: int, name: str, key: str, value: bytes) -> bool:
+        """:meth:`set` of ``key``, whose file is ``name`` in the folder open as
+        ``dfd``: a temporary file there, then a rename. False, with nothing
+        written, when the folder is gone or the temporary name is taken (the
+        full-path route of :meth:`_write_temp` deals with both)."""
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+            return False  # _write_temp refuses it, naming the key
+        tmp = f".{name}.{_temp_token}{next(_temp_counter):x}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, _TEMP_FLAGS, 0o666, dir_fd=dfd)
+        except (FileNotFoundError, FileExistsError):
+            return False
+        try:
+            try:
+                data = memoryview(value).cast("B")
+                done = 0
+                while done < data.nbytes:
+                    done += os.write(fd, data[done:])
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            if isinstance(exc, IsADirectoryError):
+                raise StoreError(f"cannot write key {key!r} in {self.url}: it is a folder") from exc
+            raise
+        return True
 
     def _write_temp(self, key: str, value: bytes) -> tuple[str, str]:
         """Write ``value`` to a fresh temporary file beside the key's file; return (temp, final) paths."""
