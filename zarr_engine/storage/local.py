@@ -103,6 +103,19 @@ class _FolderRuns:
             os.close(fd)
 
 
+def _write_and_close(fd: int, value: Any, fsync: bool) -> None:
+    """Write all of ``value`` (any buffer) to ``fd``, fsync it if asked, and close it."""
+    try:
+        data = memoryview(value).cast("B")
+        done = 0
+        while done < data.nbytes:
+            done += os.write(fd, data[done:])
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
@@ -312,15 +325,7 @@ class LocalStore(ContentVersions, Store):
         except (FileNotFoundError, FileExistsError):
             return False
         try:
-            try:
-                data = memoryview(value).cast("B")
-                done = 0
-                while done < data.nbytes:
-                    done += os.write(fd, data[done:])
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            _write_and_close(fd, value, self.fsync)
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException as exc:
             try:
@@ -351,14 +356,7 @@ class LocalStore(ContentVersions, Store):
                 # os.open/os.write: no buffered file object per chunk (a third of
                 # the cost of writing a small chunk)
                 fd = os.open(tmp, _TEMP_FLAGS, 0o666)
-                try:
-                    done = 0
-                    while done < data.nbytes:
-                        done += os.write(fd, data[done:])
-                    if self.fsync:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _write_and_close(fd, data, self.fsync)
                 break
             except FileNotFoundError:
                 if attempt == 5:
