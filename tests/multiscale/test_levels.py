@@ -87,6 +87,9 @@ def test_dask_and_zarr_engine_sources_give_the_same_levels(tmp_path, kind):
         source = ze.create_array(str(tmp_path / "src.zarr"), shape=shape, dtype=data.dtype, chunks=(3, 10, 10))
         source[...] = data
     pyr = build_pyramid(source, str(tmp_path / "img.zarr"), chunks=chunks)
+    assert len(pyr) == _expected_levels(shape, chunks, [True, True, True])
+    np.testing.assert_array_equal(pyr[0].array[...], data)  # level 0 is the source, whatever its chunking
+    assert pyr[0].array.chunks == chunks
     _check(pyr, data, "mean", [True, True, True])
 
 
