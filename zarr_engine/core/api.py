@@ -21,7 +21,7 @@ from ..format.metadata import ArrayMetadata, GroupMetadata
 from ..storage.base import Store
 from ..storage.url import resolve_store
 from .array import Array
-from .cache import cache_budget
+from .cache import ChunkCache, cache_budget
 from .group import Group, Tree
 from .nodes import (
     display_path,
@@ -245,8 +245,7 @@ def open_array(
     if budget:
         arr = open_array(store, mode=mode, path=path, zarr_format=zarr_format, storage_options=storage_options,
                          write_empty_chunks=write_empty_chunks, optimistic=optimistic, **create_kwargs)
-        return Array(arr.store, arr.path, arr.metadata, write_empty_chunks=write_empty_chunks,
-                     optimistic=optimistic, chunk_cache_bytes=budget)
+        return arr._sharing_cache(ChunkCache(budget))  # the same array, with a cache of its own
     if optimistic:
         made = open_array(store, mode=mode, path=path, zarr_format=zarr_format, storage_options=storage_options,
                           write_empty_chunks=write_empty_chunks, **create_kwargs)

@@ -205,7 +205,7 @@ def _read_inner(sh: _Shards, coords: Sequence[tuple[int, ...]], work: Callable[[
         return keys, _fetch_whole(io.store, keys)
 
     def process(lo: int, fetched: tuple[list[str], list[Any]]) -> Callable[[], Any]:
-        tasks: list[tuple[int, Any]] = []
+        tasks: list[tuple[int, Any, str, int]] = []
         for s, key, value in zip(whole[lo : lo + per], *fetched):
             if value is None:
                 tasks.extend((j, None, key, local) for j, local in groups[s])
