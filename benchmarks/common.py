@@ -44,20 +44,23 @@ class Sizes:
     w6_w2_shards: tuple[int, int, int]
     repeats: int  # timed repeats of a whole read (at most 2 of a window series); the best is kept
     write_repeats: int
+    #: seconds each engine's trials of a whole read or write should add up to:
+    #: an engine below it after its repeats takes more turns (see :func:`round_robin`)
+    row_seconds: float = 0.0
 
 
 FULL = Sizes(
     name="full", w1_shape=(256, 1024, 1024), w1_chunks=(64, 128, 128), w2_shards=(128, 512, 512),
     w3_window=(32, 32, 32), w3_count=2000, w2_random=2000, w4_shape=(4096, 4096), w4_chunks=(64, 64),
     w5_arrays=500, w6_w4_shape=(4096, 4096), w6_w2_shape=(256, 1024, 1024), w6_w2_shards=(128, 512, 512),
-    repeats=3, write_repeats=2,
+    repeats=3, write_repeats=2, row_seconds=1.0,
 )
 #: about two minutes on 2 cores: W1 is 128 MiB (32 chunks), shards hold 4 inner chunks
 QUICK = Sizes(
     name="quick", w1_shape=(128, 512, 512), w1_chunks=(64, 128, 128), w2_shards=(64, 256, 256),
     w3_window=(32, 32, 32), w3_count=200, w2_random=300, w4_shape=(2048, 2048), w4_chunks=(64, 64),
     w5_arrays=100, w6_w4_shape=(1024, 1024), w6_w2_shape=(64, 512, 512), w6_w2_shards=(64, 256, 256),
-    repeats=3, write_repeats=2,
+    repeats=3, write_repeats=2, row_seconds=0.5,
 )
 #: seconds: only for the smoke test of the machinery
 MICRO = Sizes(
@@ -230,9 +233,13 @@ def timed_read(fn: Callable[[], np.ndarray], repeats: int, expect: np.ndarray | 
 _ROUNDS = itertools.count()
 
 
+#: the most trials :func:`round_robin` gives one engine in one row
+MAX_TRIALS = 8
+
+
 def round_robin(row: Row, prepare: dict[str, Callable[[], Callable[[], float]]], repeats: int,
-                value: Callable[[float], float], log: Callable[[str], None]) -> None:
-    """Fill ``row`` with each engine's best of ``repeats`` trials, taken in turns.
+                value: Callable[[float], float], log: Callable[[str], None], min_seconds: float = 0.0) -> None:
+    """Fill ``row`` with each engine's best of at least ``repeats`` trials, taken in turns.
 
     ``prepare[name]()`` (untimed: open, warm up, check) returns a function that
     runs one trial and returns its seconds. The engines take turns within each
@@ -242,20 +249,30 @@ def round_robin(row: Row, prepare: dict[str, Callable[[], Callable[[], float]]],
     first trial of a row pays most for what ran just before it (a file create
     after a large delete, memory the VM's host has to supply again), and with
     a fixed order that was always the same engine.
+
+    A trial of a tenth of a second is easily thrown by a moment of the VM's
+    load, so after ``repeats`` rounds an engine whose trials add up to less
+    than ``min_seconds`` keeps taking turns (with the others still short of
+    it) until they do, up to :data:`MAX_TRIALS` trials.
     """
     trials: dict[str, Callable[[], float]] = {}
     for name, prep in prepare.items():
         log(f"  {row.workload} {row.case}: {name}")
         attempt(row, name, lambda prep=prep, name=name: trials.__setitem__(name, prep()) or 0.0, log)
     best = {name: math.inf for name in trials}
-    for _ in range(max(1, repeats)):
-        names = list(trials)
-        turn = next(_ROUNDS) % max(1, len(names))
+    spent = {name: 0.0 for name in trials}
+    for k in range(max(1, repeats, MAX_TRIALS if min_seconds > 0 else 0)):
+        names = [n for n in trials if k < repeats or spent[n] < min_seconds]
+        if not names:
+            break
+        turn = next(_ROUNDS) % len(names)
         for name in names[turn:] + names[:turn]:
             gc.collect()
 
             def one(name: str = name) -> float:
-                best[name] = min(best[name], trials[name]())
+                seconds = trials[name]()
+                best[name] = min(best[name], seconds)
+                spent[name] += seconds
                 return 0.0
 
             attempt(row, name, one, log)

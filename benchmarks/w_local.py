@@ -47,7 +47,7 @@ def write_read(ctx: Context, workload: str, codec: str, data: np.ndarray, chunks
         writers[ad.name] = lambda ad=ad, loc=loc: _trials(ad, loc, data, chunks, shards, codec)
         if ad.name == US:
             ctx.cache.setdefault(("store", workload, codec), loc)
-    round_robin(wrow, writers, s.write_repeats, lambda t: mbps(data.nbytes, t), ctx.log)
+    round_robin(wrow, writers, s.write_repeats, lambda t: mbps(data.nbytes, t), ctx.log, s.row_seconds)
     if not wrow.values.get(US):
         ctx.cache.pop(("store", workload, codec), None)
     ours = ensure_store(ctx, workload, codec, data, chunks, shards, root)
@@ -60,7 +60,7 @@ def write_read(ctx: Context, workload: str, codec: str, data: np.ndarray, chunks
     readers: dict[str, Any] = {ad.name: lambda ad=ad: reader(ad) for ad in ctx.adapters}
     if not root.is_s3:
         readers[LIMIT] = lambda: _limit_trial(ours, codec, data, chunks, shards)
-    round_robin(rrow, readers, s.repeats, lambda t: mbps(data.nbytes, t), ctx.log)
+    round_robin(rrow, readers, s.repeats, lambda t: mbps(data.nbytes, t), ctx.log, s.row_seconds)
     return [wrow, rrow]
 
 

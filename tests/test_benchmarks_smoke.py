@@ -45,3 +45,38 @@ def test_w7_gives_back_the_environment_its_cluster_changed(monkeypatch):
         os.environ["OMP_NUM_THREADS"] = "1"
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     assert os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_round_robin_gives_short_trials_more_turns_up_to_a_cap():
+    """An engine whose trials are short takes turns until they add up to the row's
+    seconds (at most MAX_TRIALS); one that reached it stops after its repeats."""
+    from benchmarks.common import MAX_TRIALS, Row, round_robin
+
+    seconds = {"fast": [0.05] * 20, "mid": [0.2, 0.15, 0.1, 0.3, 0.3, 0.3, 0.3, 0.3], "slow": [0.6] * 20}
+    order: list[str] = []
+
+    def prepare(name):
+        def trial():
+            order.append(name)
+            return seconds[name][order.count(name) - 1]
+        return lambda: trial
+
+    row = Row("Wx", "case", "MB/s")
+    round_robin(row, {n: prepare(n) for n in seconds}, 2, lambda t: 1.0 / t, lambda msg: None, min_seconds=1.0)
+    assert order.count("slow") == 2  # 1.2 s after its two repeats
+    assert order.count("mid") == 5  # 0.75 s after four trials, 1.05 s after five
+    assert order.count("fast") == MAX_TRIALS
+    assert row.values == {"fast": 1 / 0.05, "mid": 1 / 0.1, "slow": 1 / 0.6}
+    # turns stay interleaved: the engines still short take turns with each other
+    assert set(order[:6]) == set(seconds) and set(order[6:8]) == {"fast", "mid"}
+
+
+def test_round_robin_without_a_budget_takes_exactly_its_repeats():
+    from benchmarks.common import Row, round_robin
+
+    calls: list[str] = []
+    row = Row("Wx", "case", "MB/s")
+    round_robin(row, {n: (lambda n=n: (lambda: calls.append(n) or 0.01)) for n in "ab"}, 3,
+                lambda t: t, lambda msg: None)
+    assert sorted(calls) == ["a"] * 3 + ["b"] * 3
+    assert row.values == {"a": 0.01, "b": 0.01}
