@@ -240,6 +240,11 @@ class FaultProxy:
     a 503 SlowDown, a 500 InternalError, or a connection closed without any
     answer, chosen by a ``seed``-ed generator. With ``mode="deny"`` every
     request gets 403 AccessDenied. ``counts`` records what happened.
+
+    ``delete_objects`` changes S3's DeleteObjects (``POST ?delete``) alone:
+    ``"501"`` refuses every such call as not implemented (as GCS's XML API
+    does); an error code answers the next call itself, with every key listed
+    as failed with that code, and later calls pass.
     """
 
     def __init__(self, upstream: str, fail_rate: float = 0.25, seed: int = 1234) -> None:
@@ -249,6 +254,7 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.delete_objects: str | None = None
         proxy = self
 
         class Handler(_QuietHandler):
@@ -264,11 +270,13 @@ class FaultProxy:
         self._thread = _serve(self._server)
         self.url = f"http://{HOST}:{self._server.server_address[1]}"
 
-    def reset(self, seed: int = 1234, fail_rate: float | None = None, mode: str = "flaky") -> None:
+    def reset(self, seed: int = 1234, fail_rate: float | None = None, mode: str = "flaky",
+              delete_objects: str | None = None) -> None:
         with self._lock:
             self._random = random.Random(seed)
             self.counts = {}
             self.mode = mode
+            self.delete_objects = delete_objects
             if fail_rate is not None:
                 self.fail_rate = fail_rate
 
@@ -284,9 +292,38 @@ class FaultProxy:
                 return "pass"
             return self._random.choice(["503", "500", "drop"])
 
+    def _delete_objects_answer(self, h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes] | None:
+        """The proxy's own answer to a DeleteObjects call (see ``delete_objects``), or None."""
+        if h.command != "POST" or not re.search(r"\?(.*&)?delete(=|&|$)", h.path):
+            return None
+        with self._lock:
+            code = self.delete_objects
+            if code is None:
+                return None
+            if code != "501":
+                self.delete_objects = None
+        self._count(f"delete-objects-{code}")
+        if code == "501":
+            return 501, _S3_ERROR.format(code="NotImplemented", message="A header you provided implies "
+                                         "functionality that is not implemented").encode()
+        keys = [k.decode() for k in re.findall(rb"<Key>([^<]*)</Key>", body)]
+        errors = "".join(f"<Error><Key>{key}</Key><Code>{code}</Code><Message>injected</Message></Error>"
+                         for key in keys)
+        return 200, (f'<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult '
+                     f'xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{errors}</DeleteResult>').encode()
+
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
+        own = self._delete_objects_answer(h, body)
+        if own is not None:
+            status, payload = own
+            h.send_response(status)
+            h.send_header("Content-Type", "application/xml")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+            return
         fate = self._fate()
         self._count(fate)
         if fate == "drop":

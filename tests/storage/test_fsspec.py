@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,81 @@ def test_chained_zip_url(tmp_path: Path) -> None:
     assert store.get("zarr.json") == b"{}"
     assert store.get_range("c/0", 1, 3) == b"hu"
     assert list(store.list_prefix("")) == ["c/0", "zarr.json"]
+
+
+# -- S3 deletes in DeleteObjects calls ---------------------------------------------
+def _count_s3_calls(monkeypatch: pytest.MonkeyPatch, store: FsspecStore) -> list[str]:
+    """The botocore operations ``store``'s filesystem calls from now on (each still made)."""
+    fs = store.fs
+    real = fs._call_s3
+    calls: list[str] = []
+
+    async def counted(method: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(method)
+        return await real(method, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "_call_s3", counted)
+    return calls
+
+
+@pytest.mark.services
+def test_s3_delete_many_goes_out_in_delete_objects_calls(
+    s3_bucket_url: str, s3_store_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zarr_engine.storage.fsspec_store as fsspec_store
+
+    monkeypatch.setattr(fsspec_store, "BULK_DELETE_MAX", 40)
+    store = FsspecStore(s3_bucket_url, s3_store_options)
+    doomed = [f"a/c/{i}" for i in range(100)]
+    kept = [f"a/d/{i}" for i in range(5)]
+    store.set_many({k: k.encode() for k in doomed + kept})
+    calls = _count_s3_calls(monkeypatch, store)
+    store.delete_many(doomed + ["a/c/missing", "never/there"])
+    assert calls.count("delete_objects") == 3  # 102 keys, 40 a call
+    assert list(store.list_prefix("a/")) == sorted(kept)
+    store.delete_many(kept[:fsspec_store.BULK_DELETE_MIN - 1])  # a few keys: single deletes
+    assert calls.count("delete_objects") == 3
+    assert list(store.list_prefix("a/")) == kept[fsspec_store.BULK_DELETE_MIN - 1:]
+
+
+@pytest.fixture
+def exact_s3_store(s3_bucket_url: str, flaky_s3_store_options: dict[str, Any],
+                   fault_proxy: FaultProxy) -> Iterator[FsspecStore]:
+    """A store behind the fault proxy with no random failures, holding 30 keys."""
+    fault_proxy.reset(fail_rate=0.0)
+    store = FsspecStore(s3_bucket_url, flaky_s3_store_options, retries=3, retry_base=0.01, retry_cap=0.05)
+    store.set_many({f"c/{i}": b"%d" % i for i in range(30)})
+    yield store
+    fault_proxy.reset()
+
+
+@pytest.mark.services
+def test_s3_delete_objects_retries_the_keys_it_reports_failed(exact_s3_store: FsspecStore,
+                                                               fault_proxy: FaultProxy) -> None:
+    fault_proxy.reset(fail_rate=0.0, delete_objects="InternalError")
+    exact_s3_store.delete_many([f"c/{i}" for i in range(20)])
+    assert fault_proxy.counts.get("delete-objects-InternalError") == 1, fault_proxy.counts
+    assert list(exact_s3_store.list_prefix("")) == sorted(f"c/{i}" for i in range(20, 30))
+
+
+@pytest.mark.services
+def test_s3_delete_objects_refused_for_a_key_names_it_and_loses_nothing(
+    exact_s3_store: FsspecStore, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.reset(fail_rate=0.0, delete_objects="AccessDenied")
+    with pytest.raises(StoreError) as info:
+        exact_s3_store.delete_many([f"c/{i}" for i in range(20)])
+    assert f"{exact_s3_store.url}/c/0 failed: AccessDenied" in str(info.value)
+    assert sorted(exact_s3_store.list_prefix("")) == sorted(f"c/{i}" for i in range(30))
+    assert exact_s3_store.get("c/0") == b"0"
+
+
+@pytest.mark.services
+def test_s3_without_delete_objects_deletes_key_by_key(exact_s3_store: FsspecStore,
+                                                      fault_proxy: FaultProxy) -> None:
+    fault_proxy.reset(fail_rate=0.0, delete_objects="501")
+    exact_s3_store.delete_many([f"c/{i}" for i in range(10)])
+    assert fault_proxy.counts.get("delete-objects-501") == 1, fault_proxy.counts
+    exact_s3_store.delete_many([f"c/{i}" for i in range(10, 20)])
+    assert fault_proxy.counts.get("delete-objects-501") == 1  # not asked again
+    assert list(exact_s3_store.list_prefix("")) == sorted(f"c/{i}" for i in range(20, 30))

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from ..errors import ConflictError, StoreError
 from .base import Store, validate_key, validate_prefix
 from . import s3direct
-from .retry import backoff, is_missing_container, is_transient
+from .retry import TRANSIENT_CODES, backoff, is_missing_container, is_not_implemented, is_transient
 
 T = TypeVar("T")
 _READ_ONLY_PROTOCOLS = {"http", "https"}
@@ -29,6 +29,19 @@ _READ_ONLY_PROTOCOLS = {"http", "https"}
 
 class _Absent(Exception):
     """Internal: the key is missing (carried out of the retry loop)."""
+
+
+class _NoBulkDelete(Exception):
+    """Internal: the service does not implement S3's DeleteObjects."""
+
+
+#: a delete of at least this many keys on S3 goes out as DeleteObjects calls.
+#: Through moto on 127.0.0.1, 2 keys took 2.5-3.0 ms as single deletes and
+#: 3.0-4.3 ms in one call; 4 keys 3.9-5.6 against 3.4-3.8 ms; 4,096 keys
+#: 5.2-5.9 s against 0.27-0.33 s.
+BULK_DELETE_MIN = 4
+#: keys in one DeleteObjects call (S3's limit)
+BULK_DELETE_MAX = 1000
 
 
 class FsspecStore(Store):
@@ -361,8 +374,87 @@ class FsspecStore(Store):
     def delete_many(self, keys: Iterable[str]) -> None:
         self._check_writable()
         keys = [validate_key(k) for k in dict.fromkeys(keys)]
+        if len(keys) >= BULK_DELETE_MIN and self._bulk_deletes:
+            keys = self._delete_in_bulk(keys)
         if keys:
             self._run_batch([lambda k=k: self._sdelete(k) for k in keys], [lambda k=k: self._adelete(k) for k in keys])
+
+    # -- S3 DeleteObjects -----------------------------------------------------
+    @property
+    def _bulk_deletes(self) -> bool:
+        """Whether deletes go out as S3 DeleteObjects calls (an s3fs filesystem
+        whose service has not refused one)."""
+        fs = self.fs
+        return (self._async and type(fs).__name__ == "S3FileSystem" and hasattr(fs, "_call_s3")
+                and not getattr(fs, "_zarr_engine_no_bulk_delete", False))
+
+    def _delete_in_bulk(self, keys: list[str]) -> list[str]:
+        """Delete ``keys`` with DeleteObjects, up to BULK_DELETE_MAX a call, the
+        calls running concurrently. Returns the keys still to delete one by one:
+        none, or all of them when the service does not implement the call (it
+        is then not asked again).
+
+        A whole call that fails is retried like any request. A key the answer
+        lists as failed is retried on its own when its error is transient, and
+        otherwise raises :class:`StoreError` naming it: s3fs's own bulk delete
+        drops those errors, which would leave old chunks behind unseen."""
+        fs = self.fs
+        paths = [self._path(k) for k in keys]
+        bucket = fs.split_path(paths[0])[0]
+        names = [fs.split_path(p)[1] for p in paths]
+        if any(fs.split_path(p)[0] != bucket for p in paths):  # pragma: no cover - one store, one bucket
+            return keys
+
+        async def call(part: list[int], attempt: int) -> list[int]:
+            """One DeleteObjects of the keys numbered ``part``; the numbers of those to try again."""
+            objects = [{"Key": names[i]} for i in part]
+            try:
+                out = await fs._call_s3("delete_objects", Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if is_not_implemented(exc):
+                    raise _NoBulkDelete() from exc
+                what = keys[part[0]] + (f" (and {len(part) - 1} more keys)" if len(part) > 1 else "")
+                await asyncio.sleep(self._pause_or_raise("deleting", what, True, exc, attempt))
+                return part
+            again = []
+            index = {names[i]: i for i in part}
+            for err in out.get("Errors") or []:
+                i = index.get(err.get("Key"))
+                code, message = str(err.get("Code", "")), str(err.get("Message", ""))
+                if code == "NoSuchKey":
+                    continue
+                if i is not None and code in TRANSIENT_CODES and attempt < self.retries:
+                    again.append(i)
+                    continue
+                where = self._key_url(keys[i]) if i is not None else f"s3://{bucket}/{err.get('Key')}"
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                raise StoreError(f"deleting {where} failed{tries}: {code}: {message}")
+            if again:
+                await asyncio.sleep(backoff(attempt, self.retry_base, self.retry_cap))
+            return again
+
+        async def one(part: list[int]) -> None:
+            attempt = 0
+            while part:
+                try:
+                    part = await call(part, attempt)
+                except _Absent:
+                    return
+                attempt += 1
+
+        parts = [list(range(lo, min(lo + BULK_DELETE_MAX, len(keys)))) for lo in range(0, len(keys), BULK_DELETE_MAX)]
+        try:
+            self._run_batch([], [lambda part=part: one(part) for part in parts])
+        except _NoBulkDelete:
+            try:
+                fs._zarr_engine_no_bulk_delete = True
+            except AttributeError:  # pragma: no cover - s3fs instances take attributes
+                pass
+            return keys
+        finally:
+            for p in paths:
+                _forget(fs, p)
+        return []
 
     # -- conditional writes (S3) ----------------------------------------------
     @property

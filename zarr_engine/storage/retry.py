@@ -68,6 +68,16 @@ def is_missing_container(exc: BaseException) -> bool:
     return False
 
 
+def is_not_implemented(exc: BaseException) -> bool:
+    """True when ``exc`` says the service does not implement the call at all
+    (501, ``NotImplemented``: GCS's S3-compatible API answers DeleteObjects so)."""
+    for e in _chain(exc):
+        code, status = _codes(e)
+        if code == "NotImplemented" or status == 501:
+            return True
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures that may succeed when retried: throttling, 5xx, resets, timeouts."""
     if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
