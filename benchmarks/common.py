@@ -53,7 +53,7 @@ FULL = Sizes(
     name="full", w1_shape=(256, 1024, 1024), w1_chunks=(64, 128, 128), w2_shards=(128, 512, 512),
     w3_window=(32, 32, 32), w3_count=2000, w2_random=2000, w4_shape=(4096, 4096), w4_chunks=(64, 64),
     w5_arrays=500, w6_w4_shape=(4096, 4096), w6_w2_shape=(256, 1024, 1024), w6_w2_shards=(128, 512, 512),
-    repeats=3, write_repeats=2, row_seconds=1.0,
+    repeats=3, write_repeats=2, row_seconds=3.0,
 )
 #: about two minutes on 2 cores: W1 is 128 MiB (32 chunks), shards hold 4 inner chunks
 QUICK = Sizes(
