@@ -255,14 +255,19 @@ def test_s3_delete_many_goes_out_in_delete_objects_calls(
     import zarr_engine.storage.fsspec_store as fsspec_store
 
     monkeypatch.setattr(fsspec_store, "BULK_DELETE_MAX", 40)
-    store = FsspecStore(s3_bucket_url, s3_store_options)
+    options = {**s3_store_options, "use_listings_cache": True, "skip_instance_cache": True}
+    store = FsspecStore(s3_bucket_url, options)
     doomed = [f"a/c/{i}" for i in range(100)]
     kept = [f"a/d/{i}" for i in range(5)]
     store.set_many({k: k.encode() for k in doomed + kept})
+    folder = f"{s3_bucket_url[len('s3://'):]}/a/c"
+    assert len(store.fs.ls(folder)) == 100  # s3fs caches this listing
     calls = _count_s3_calls(monkeypatch, store)
     store.delete_many(doomed + ["a/c/missing", "never/there"])
     assert calls.count("delete_objects") == 3  # 102 keys, 40 a call
     assert list(store.list_prefix("a/")) == sorted(kept)
+    with pytest.raises(FileNotFoundError):  # the cached listing was dropped
+        store.fs.ls(folder)
     store.delete_many(kept[:fsspec_store.BULK_DELETE_MIN - 1])  # a few keys: single deletes
     assert calls.count("delete_objects") == 3
     assert list(store.list_prefix("a/")) == kept[fsspec_store.BULK_DELETE_MIN - 1:]

@@ -452,8 +452,9 @@ class FsspecStore(Store):
                 pass
             return keys
         finally:
-            for p in paths:
-                _forget(fs, p)
+            # s3fs drops a folder's cached listing with its parents': once per folder is enough
+            for folder in {p.rpartition("/")[0] for p in paths}:
+                _forget(fs, folder)
         return []
 
     # -- conditional writes (S3) ----------------------------------------------
