@@ -307,3 +307,17 @@ def test_s3_delete_objects_refused_for_a_key_names_it_and_loses_nothing(
     assert f"{exact_s3_store.url}/c/0 failed: AccessDenied" in str(info.value)
     assert sorted(exact_s3_store.list_prefix("")) == sorted(f"c/{i}" for i in range(30))
     assert exact_s3_store.get("c/0") == b"0"
+
+
+@pytest.mark.services
+def test_s3_delete_objects_refused_as_a_whole_names_the_keys_and_loses_nothing(
+    exact_s3_store: FsspecStore, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.reset(mode="deny")
+    t0 = time.monotonic()
+    with pytest.raises(StoreError) as info:
+        exact_s3_store.delete_many([f"c/{i}" for i in range(20)])
+    assert f"deleting {exact_s3_store.url}/c/0 (and 19 more keys) failed" in str(info.value)
+    assert time.monotonic() - t0 < 2.0  # a refusal is not retried
+    fault_proxy.reset(fail_rate=0.0)
+    assert sorted(exact_s3_store.list_prefix("")) == sorted(f"c/{i}" for i in range(30))
