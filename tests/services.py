@@ -242,9 +242,10 @@ class FaultProxy:
     request gets 403 AccessDenied. ``counts`` records what happened.
 
     ``delete_objects`` changes S3's DeleteObjects (``POST ?delete``) alone:
-    ``"501"`` refuses every such call as not implemented (as GCS's XML API
-    does); an error code answers the next call itself, with every key listed
-    as failed with that code, and later calls pass.
+    an HTTP status (``"501"``, as GCS's XML API answers, or ``"404"``)
+    refuses every such call with it; an error code answers the next call
+    itself, with every key listed as failed with that code, and later calls
+    pass.
     """
 
     def __init__(self, upstream: str, fail_rate: float = 0.25, seed: int = 1234) -> None:
@@ -300,12 +301,12 @@ class FaultProxy:
             code = self.delete_objects
             if code is None:
                 return None
-            if code != "501":
+            if not code.isdigit():
                 self.delete_objects = None
         self._count(f"delete-objects-{code}")
-        if code == "501":
-            return 501, _S3_ERROR.format(code="NotImplemented", message="A header you provided implies "
-                                         "functionality that is not implemented").encode()
+        if code.isdigit():
+            name = {"404": "NoSuchKey", "501": "NotImplemented"}.get(code, code)
+            return int(code), _S3_ERROR.format(code=name, message="refused by the fault proxy").encode()
         keys = [k.decode() for k in re.findall(rb"<Key>([^<]*)</Key>", body)]
         errors = "".join(f"<Error><Key>{key}</Key><Code>{code}</Code><Message>injected</Message></Error>"
                          for key in keys)

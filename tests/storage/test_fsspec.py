@@ -285,11 +285,12 @@ def exact_s3_store(s3_bucket_url: str, flaky_s3_store_options: dict[str, Any],
 
 
 @pytest.mark.services
-@pytest.mark.parametrize("answer", ["InternalError", "501"])
+@pytest.mark.parametrize("answer", ["InternalError", "501", "404"])
 def test_s3_delete_objects_failures_that_still_delete_every_key(exact_s3_store: FsspecStore,
                                                                 fault_proxy: FaultProxy, answer: str) -> None:
-    """InternalError for every key of a call: those keys are sent again. 501 (no
-    DeleteObjects at all): single deletes, and the service is not asked again."""
+    """InternalError for every key of a call: those keys are sent again. 501 or
+    404 for the call itself (no DeleteObjects there): single deletes, and the
+    service is not asked again."""
     fault_proxy.reset(fail_rate=0.0, delete_objects=answer)
     exact_s3_store.delete_many([f"c/{i}" for i in range(10)])
     exact_s3_store.delete_many([f"c/{i}" for i in range(10, 20)])

@@ -391,8 +391,8 @@ class FsspecStore(Store):
     def _delete_in_bulk(self, keys: list[str]) -> list[str]:
         """Delete ``keys`` with DeleteObjects, up to BULK_DELETE_MAX a call, the
         calls running concurrently. Returns the keys still to delete one by one:
-        none, or all of them when the service does not implement the call (it
-        is then not asked again).
+        none, or all of them when the service does not implement the call (501,
+        or 404 for the call itself; it is then not asked again).
 
         A whole call that fails is retried like any request. A key the answer
         lists as failed is retried on its own when its error is transient, and
@@ -411,10 +411,12 @@ class FsspecStore(Store):
             try:
                 out = await fs._call_s3("delete_objects", Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
             except Exception as exc:  # noqa: BLE001 - classified below
-                if is_not_implemented(exc):
+                if is_not_implemented(exc) or (isinstance(exc, FileNotFoundError) and not is_missing_container(exc)):
+                    # the service does not know the call (a 404 for the call itself would
+                    # otherwise pass for "already deleted" and leave every key behind)
                     raise _NoBulkDelete() from exc
                 what = keys[part[0]] + (f" (and {len(part) - 1} more keys)" if len(part) > 1 else "")
-                await asyncio.sleep(self._pause_or_raise("deleting", what, True, exc, attempt))
+                await asyncio.sleep(self._pause_or_raise("deleting", what, False, exc, attempt))
                 return part
             again = []
             index = {names[i]: i for i in part}
@@ -436,10 +438,7 @@ class FsspecStore(Store):
         async def one(part: list[int]) -> None:
             attempt = 0
             while part:
-                try:
-                    part = await call(part, attempt)
-                except _Absent:
-                    return
+                part = await call(part, attempt)
                 attempt += 1
 
         parts = [list(range(lo, min(lo + BULK_DELETE_MAX, len(keys)))) for lo in range(0, len(keys), BULK_DELETE_MAX)]
