@@ -103,6 +103,14 @@ class _FolderRuns:
             os.close(fd)
 
 
+def _remove_quietly(path: str, dir_fd: int | None = None) -> None:
+    """Remove a temporary file after a failed write; a failure to do so is not the error to report."""
+    try:
+        os.unlink(path, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
 def _write_and_close(fd: int, value: Any, fsync: bool) -> None:
     """Write all of ``value`` (any buffer) to ``fd``, fsync it if asked, and close it."""
     try:
@@ -118,6 +126,11 @@ def _write_and_close(fd: int, value: Any, fsync: bool) -> None:
 
 def _is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def _temp_name(name: str) -> str:
+    """A fresh temporary file name for the file ``name``, in the same folder."""
+    return f".{name}.{_temp_token}{next(_temp_counter):x}{TEMP_SUFFIX}"
 
 
 def _normalise_range(size: int, start: int, end: int | None) -> tuple[int, int]:
@@ -317,33 +330,28 @@ class LocalStore(ContentVersions, Store):
         ``dfd``: a temporary file there, then a rename. False, with nothing
         written, when the folder is gone or the temporary name is taken (the
         full-path route of :meth:`_write_temp` deals with both)."""
-        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+        if _is_temp(name):
             return False  # _write_temp refuses it, naming the key
-        tmp = f".{name}.{_temp_token}{next(_temp_counter):x}{TEMP_SUFFIX}"
+        tmp = _temp_name(name)
         try:
             fd = os.open(tmp, _TEMP_FLAGS, 0o666, dir_fd=dfd)
         except (FileNotFoundError, FileExistsError):
             return False
         try:
             _write_and_close(fd, value, self.fsync)
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException as exc:
-            try:
-                os.unlink(tmp, dir_fd=dfd)
-            except OSError:
-                pass
-            if isinstance(exc, IsADirectoryError):
-                raise StoreError(f"cannot write key {key!r} in {self.url}: it is a folder") from exc
+        except BaseException:
+            _remove_quietly(tmp, dfd)
             raise
+        self._install(key, tmp, name, dfd)
         return True
 
     def _write_temp(self, key: str, value: bytes) -> tuple[str, str]:
         """Write ``value`` to a fresh temporary file beside the key's file; return (temp, final) paths."""
         path = self._path(key)
         folder, name = os.path.split(path)
-        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+        if _is_temp(name):
             raise StoreError(f"key {key!r} has the shape of a temporary file of {self.url}")
-        tmp = f"{folder}{os.sep}.{name}.{_temp_token}{next(_temp_counter):x}{TEMP_SUFFIX}"
+        tmp = f"{folder}{os.sep}{_temp_name(name)}"
         # The folder usually exists (every chunk of a row shares it): try the
         # open first and create folders only when it fails. A concurrent
         # delete() may remove an empty parent folder between our makedirs and
@@ -369,15 +377,13 @@ class LocalStore(ContentVersions, Store):
                 raise StoreError(f"cannot write key {key!r} in {self.url}: a parent is a file") from exc
         return tmp, path
 
-    def _install(self, key: str, tmp: str, path: str) -> None:
-        """Rename the temporary file into place (removing it if that fails)."""
+    def _install(self, key: str, tmp: str, path: str, dir_fd: int | None = None) -> None:
+        """Rename the temporary file into place (removing it if that fails);
+        with ``dir_fd``, both names are relative to that folder."""
         try:
-            os.replace(tmp, path)
+            os.replace(tmp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException as exc:
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
+            _remove_quietly(tmp, dir_fd)
             if isinstance(exc, IsADirectoryError):
                 raise StoreError(f"cannot write key {key!r} in {self.url}: it is a folder") from exc
             raise
@@ -401,10 +407,7 @@ class LocalStore(ContentVersions, Store):
                     )
                 self._install(key, tmp, path)
         except BaseException:
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
+            _remove_quietly(tmp)
             raise
         return content_version(value)
 
