@@ -400,10 +400,11 @@ class FsspecStore(Store):
         drops those errors, which would leave old chunks behind unseen."""
         fs = self.fs
         paths = [self._path(k) for k in keys]
-        bucket = fs.split_path(paths[0])[0]
-        names = [fs.split_path(p)[1] for p in paths]
-        if any(fs.split_path(p)[0] != bucket for p in paths):  # pragma: no cover - one store, one bucket
+        located = [fs.split_path(p)[:2] for p in paths]  # (bucket, key in it)
+        bucket = located[0][0]
+        if any(b != bucket for b, _ in located):  # pragma: no cover - one store, one bucket
             return keys
+        names = [name for _, name in located]
 
         async def call(part: list[int], attempt: int) -> list[int]:
             """One DeleteObjects of the keys numbered ``part``; the numbers of those to try again."""
