@@ -13,6 +13,7 @@ xr = pytest.importorskip("xarray")
 import zarr_engine as ze  # noqa: E402
 import zarr_engine.xarray as zx  # noqa: E402
 from zarr_engine.errors import (  # noqa: E402
+    AlignmentError,
     DatasetKeyError,
     DatasetTypeError,
     DatasetUnsupportedError,
@@ -346,3 +347,84 @@ def test_opening_arrays_that_disagree_on_a_dimension_names_both(tmp_path, zarr_f
     # leaving one of them out opens the rest
     ds = xr.open_dataset(str(tmp_path / "clash.zarr"), engine="zarr_engine", drop_variables=["a"])
     assert list(ds.data_vars) == ["b"] and ds.sizes["x"] == 5
+
+
+# -- a refused write leaves the store as it was --------------------------------------
+
+
+def files_of(path) -> dict[str, bytes]:
+    """Every file below ``path`` with its bytes."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def seven_days() -> xr.Dataset:
+    t = pd.date_range("2000-01-01", periods=10, freq="D")
+    return xr.Dataset(
+        {"a": (("time", "x"), np.arange(30.0).reshape(10, 3)), "b": (("time", "x"), np.arange(30.0).reshape(10, 3) + 100)},
+        coords={"time": t},
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_refused_append_grows_no_array(tmp_path, fmt):
+    """An append whose dask chunks straddle stored chunks is refused before any array
+    grows; the corrected retry then leaves every array of the dimension the same length."""
+    import zarr
+
+    path = tmp_path / "ap.zarr"
+    ds = seven_days()
+    zx.to_zarr(ds.isel(time=slice(0, 5)).chunk(time=2), path, mode="w", zarr_format=fmt)  # stored chunks of 2
+    before = files_of(path)
+    with pytest.raises(AlignmentError) as info:
+        zx.to_zarr(ds.isel(time=slice(5, 10)).chunk(time=2), path, append_dim="time")  # starts at 5: straddles
+    expect(info, ValueError, "'a'")
+    assert files_of(path) == before
+    zx.to_zarr(ds.isel(time=slice(5, 10)).chunk(time=5), path, append_dim="time", align_chunks=True)
+    g = zarr.open_group(str(path), mode="r", use_consolidated=False)
+    assert {k: a.shape[0] for k, a in g.arrays()} == {"a": 10, "b": 10, "time": 10}
+    back = xr.open_zarr(str(path), consolidated=False)
+    xr.testing.assert_identical(back.compute(), ds)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_refused_new_variable_is_not_created(tmp_path, fmt):
+    """mode='a' adding a variable whose dask chunks straddle its encoding's chunks creates
+    nothing, also not the numpy variable written beside it (as xarray's own writer); the
+    retry with align_chunks then writes both."""
+    path = tmp_path / "nv.zarr"
+    ds = seven_days()
+    zx.to_zarr(ds[["a"]], path, mode="w", zarr_format=fmt)
+    before = files_of(path)
+    new = xr.Dataset({"b": ds["b"].chunk(time=3), "c": ds["a"] * 2})  # c: numpy data, which is written at once
+    with pytest.raises(AlignmentError) as info:
+        zx.to_zarr(new, path, mode="a", encoding={"b": {"chunks": (4, 3)}})
+    expect(info, ValueError, "'b'")
+    assert files_of(path) == before
+    zx.to_zarr(new, path, mode="a", encoding={"b": {"chunks": (4, 3)}}, align_chunks=True)
+    back = xr.open_zarr(str(path), consolidated=False).compute()
+    np.testing.assert_array_equal(back["b"].values, ds["b"].values)
+    np.testing.assert_array_equal(back["c"].values, ds["a"].values * 2)
+    assert back["b"].encoding["chunks"] == (4, 3)
+
+
+def test_replaced_group_joins_its_parents_format(tmp_path):
+    """mode='w' on a group inside a v2 store writes a v2 group (as mode='a' does), which
+    both engines then read; asking for v3 there with consolidation is refused before
+    anything is written."""
+    import zarr
+
+    path = tmp_path / "v2.zarr"
+    ds = xr.Dataset({"a": ("x", np.arange(6.0))})
+    zx.to_zarr(ds, path, mode="w", zarr_format=2)
+    zx.to_zarr(ds * 2, path, group="g1", mode="w")
+    assert (path / "g1" / ".zgroup").exists() and not (path / "g1" / "zarr.json").exists()
+    assert zarr.open_group(str(path), mode="r").metadata.zarr_format == 2
+    for back in (xr.open_zarr(str(path), group="g1"), xr.open_dataset(str(path), group="g1", engine="zarr_engine")):
+        np.testing.assert_array_equal(back["a"].values, np.arange(6.0) * 2)
+    before = files_of(path)
+    with pytest.raises(DatasetWriteError) as info:
+        zx.to_zarr(ds, path, group="g2", mode="w", zarr_format=3)
+    expect(info, ValueError, "'g2'", "Zarr v3", "root group is Zarr v2", "consolidated=False")
+    assert files_of(path) == before
+    zx.to_zarr(ds, path, group="g2", mode="w", zarr_format=3, consolidated=False)  # not consolidated: allowed
+    np.testing.assert_array_equal(xr.open_zarr(str(path / "g2"), consolidated=False)["a"].values, np.arange(6.0))

@@ -133,6 +133,7 @@ def open_root_then_group(
     consolidated: bool | None,
     storage_options: dict[str, Any] | None,
     zarr_format: int | None,
+    consolidate_root: bool = False,
 ) -> Group:
     """The group to read or write, opened the way xarray opens it.
 
@@ -142,13 +143,18 @@ def open_root_then_group(
     serves the whole hierarchy, then walk down to ``group``;
     ``consolidated=None`` falls back to listing the store with a warning, as
     xarray does, and ``consolidated=True`` requires consolidated metadata.
+    ``consolidate_root``: the root's metadata is consolidated after the write, so
+    a group of the other Zarr format than the root's is refused before it is made.
     """
     path = (group or "").strip("/")
     if mode in ("w", "w-", "a", "a-"):
+        # a replaced or new group joins the hierarchy it is written into
+        fmt = _existing_format(store, path, storage_options, zarr_format, itself=mode in ("a", "a-"))
+        if consolidate_root and path:
+            _check_root_format(store, path, storage_options, fmt)
         return open_group(
             store, mode="a" if mode == "a-" else mode, path=path or None, storage_options=storage_options,
-            zarr_format=zarr_format if mode in ("w", "w-") else _existing_format(store, path, storage_options, zarr_format),
-            use_consolidated=False,
+            zarr_format=fmt, use_consolidated=False,
         )
     if consolidated is False:
         return open_group(
@@ -192,13 +198,15 @@ def open_root_then_group(
     return node
 
 
-def _existing_format(store: Any, path: str, storage_options: Any, zarr_format: int | None) -> int | None:
-    """What was asked for, else the format of the group or of its nearest existing ancestor
-    (appends keep a store's format, and a new subgroup joins its parent's)."""
+def _existing_format(store: Any, path: str, storage_options: Any, zarr_format: int | None, *,
+                     itself: bool = True) -> int | None:
+    """What was asked for, else the format of the group (unless ``itself`` is false: it
+    is being replaced) or of its nearest existing ancestor (appends keep a store's
+    format, and a new or replaced subgroup joins its parent's)."""
     if zarr_format is not None:
         return zarr_format
     parts = path.split("/") if path else []
-    for n in range(len(parts), -1, -1):
+    for n in range(len(parts) if itself else len(parts) - 1, -1, -1):
         try:
             return open_group(
                 store, mode="r", path="/".join(parts[:n]) or None, storage_options=storage_options
@@ -206,6 +214,27 @@ def _existing_format(store: Any, path: str, storage_options: Any, zarr_format: i
         except (NodeNotFoundError, FileNotFoundError):
             continue
     return None
+
+
+def _check_root_format(store: Any, path: str, storage_options: Any, zarr_format: int | None) -> None:
+    """Refuse, before anything is written, a group of one Zarr format below a root group of
+    the other when the root's metadata is to be consolidated: neither format's
+    consolidated metadata can hold a node of the other."""
+    try:
+        root = open_group(store, mode="r", storage_options=storage_options, use_consolidated=False)
+    except (NodeNotFoundError, FileNotFoundError):
+        return
+    fmt = 3 if zarr_format is None else zarr_format
+    if root.zarr_format != fmt:
+        raise DatasetWriteError(
+            f"cannot write group {path!r} as Zarr {_format_name(fmt)} into {store!r}, whose root group is Zarr "
+            f"{_format_name(root.zarr_format)}: its consolidated metadata could not hold the group. Pass "
+            f"zarr_format={root.zarr_format!r} (or leave zarr_format out), or consolidated=False"
+        )
+
+
+def _format_name(fmt: Any) -> str:
+    return "N5" if fmt == "n5" else f"v{fmt}"
 
 
 class ZarrEngineStore(AbstractWritableDataStore):
@@ -286,7 +315,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         """A store over the group ``group`` of ``store`` (a path, URL or zarr_engine store)."""
         g = open_root_then_group(
             store, mode=mode, group=group, consolidated=consolidated,
-            storage_options=storage_options, zarr_format=zarr_format,
+            storage_options=storage_options, zarr_format=zarr_format, consolidate_root=consolidate_on_close,
         )
         return cls(g, mode, consolidate_on_close=consolidate_on_close, **kwargs)
 
@@ -480,22 +509,35 @@ class ZarrEngineStore(AbstractWritableDataStore):
                         vn, redo[vn], stored[vn], self._write_region, self._append_dim
                     )
         if self._mode not in ("r", "r+"):
-            self.set_attributes(attributes)
             self.set_dimensions(encoded, unlimited_dims=unlimited_dims)
         if self._mode == "a-" and self._append_dim is not None:
             # a-: existing variables without the append dimension are left alone
             encoded = {k: v for k, v in encoded.items() if k not in existing or self._append_dim in v.dims}
-        self.set_variables(encoded, check_encoding_set, writer)
+        # everything is checked before the first write: a refused write leaves the store as it was
+        plans = self._plan_variables(encoded, check_encoding_set)
+        if self._mode not in ("r", "r+"):
+            self.set_attributes(attributes)
+        self._write_planned(plans, writer)
         if self._consolidate_on_close:
             consolidate_metadata(self.zarr_group.store, "")
 
     def set_variables(self, variables: Mapping[Hashable, Variable], check_encoding_set: Any, writer: Any,
                       unlimited_dims: Any = None) -> None:
-        """Create or open each variable's array and queue its data with ``writer``."""
-        from .writer import create_variable_array, target_region
+        """Create or open each variable's array and queue its data with ``writer``:
+        every variable is checked first, and only then is anything created, grown or written."""
+        self._write_planned(self._plan_variables(variables, check_encoding_set), writer)
+
+    def _plan_variables(self, variables: Mapping[Hashable, Variable],
+                        check_encoding_set: Any) -> list[tuple[Any, ...]]:
+        """Check every variable (encoding, attributes, fill value, region, chunk
+        alignment) without touching the store. For each, in order: the data, the
+        array name, the existing array or None, the arguments creating a new one,
+        the region written and the array's shape after the write."""
+        from .writer import target_region, trial_array, variable_array_kwargs
 
         existing_keys = set(self.array_keys()) if self._mode != "w" else set()
         fmt = self.zarr_format
+        plans: list[tuple[Any, ...]] = []
         for vn, v in variables.items():
             name = _encode_variable_name(vn)
             attrs = dict(v.attrs)
@@ -516,39 +558,55 @@ class ZarrEngineStore(AbstractWritableDataStore):
                         f"Zarr does not support _FillValue in encoding (variable {vn!r} of {self.describe()})."
                     )
                 del v.encoding["_FillValue"]
-            # validated for existing variables too, before anything is resized
+            # validated for existing variables too
             with user_errors(f"variable {vn!r} of {self.describe()}"):
                 encoding = extract_zarr_variable_encoding(
                     v, raise_on_invalid=vn in check_encoding_set, name=vn, zarr_format=fmt
                 )
-            if name not in existing_keys:
-                check_attributes(attrs, f"the attrs of variable {vn!r} (written to {self.describe()})")
             if name in existing_keys:
                 array = self.members[name]
                 assert isinstance(array, Array)
                 if self._write_empty is not None:
                     array = Array(array.store, array.path, array.metadata, write_empty_chunks=self._write_empty)
-                region = target_region(array, v, self._write_region, self._append_dim)
+                kwargs = None
+                grid = tuple(array.metadata.chunk_shape)
+                region, new_shape = target_region(array.shape, v, self._write_region, self._append_dim)
             else:
-                array = create_variable_array(
-                    self.zarr_group, name, v, fill_value=fill_value, attrs=attrs, encoding=encoding,
-                    overwrite=self._mode == "w", write_empty=self._write_empty,
+                check_attributes(attrs, f"the attrs of variable {vn!r} (written to {self.describe()})")
+                array = None
+                kwargs = variable_array_kwargs(
+                    fmt, name, v, fill_value=fill_value, attrs=attrs, encoding=encoding, write_empty=self._write_empty,
                 )
-                region = target_region(array, v, self._write_region, None)
-            self._check_alignment(v, array, region, name)
-            writer.add(v.data, array, region)
+                grid = tuple(trial_array(fmt, name, kwargs).metadata.chunk_shape)
+                region, new_shape = target_region(v.shape, v, self._write_region, None)
+            self._check_alignment(v, grid, region, new_shape, name)
+            plans.append((v.data, name, array, kwargs, region, new_shape))
+        return plans
 
-    def _check_alignment(self, v: Variable, array: Array, region: tuple[slice, ...], name: str) -> None:
-        """Refuse, before any data is written, dask chunks that would share a stored chunk
-        (xarray's rule and message; partial edge chunks are fine except in mode r+)."""
+    def _write_planned(self, plans: list[tuple[Any, ...]], writer: Any) -> None:
+        """Create, grow and queue the variables :meth:`_plan_variables` checked."""
+        from .writer import create_variable_array
+
+        for data, name, array, kwargs, region, new_shape in plans:
+            if array is None:
+                array = create_variable_array(self.zarr_group, name, kwargs, overwrite=self._mode == "w")
+            elif array.shape != new_shape:
+                array.resize(new_shape)
+            writer.add(data, array, region)
+
+    def _check_alignment(self, v: Variable, grid: tuple[int, ...], region: tuple[slice, ...],
+                         shape: tuple[int, ...], name: str) -> None:
+        """Refuse, before anything is written, dask chunks that would share a stored chunk
+        of the grid ``grid`` of an array of ``shape`` (xarray's rule and message; partial
+        edge chunks are fine except in mode r+)."""
         if not self._safe_chunks or v.chunks is None:
             return
         from xarray.backends.chunks import validate_grid_chunks_alignment
 
         try:
             validate_grid_chunks_alignment(
-                nd_v_chunks=v.chunks, enc_chunks=tuple(array.metadata.chunk_shape), region=region,
-                allow_partial_chunks=self._mode != "r+", name=name, backend_shape=array.shape,
+                nd_v_chunks=v.chunks, enc_chunks=grid, region=region,
+                allow_partial_chunks=self._mode != "r+", name=name, backend_shape=shape,
             )
         except ValueError as e:
             raise AlignmentError(str(e)) from None

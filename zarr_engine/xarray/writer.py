@@ -89,19 +89,18 @@ def _storage_dtype(dtype: np.dtype) -> Any:
     return dtype
 
 
-def create_variable_array(
-    group: Group,
+def variable_array_kwargs(
+    zarr_format: Any,
     name: str,
     v: Any,
     *,
     fill_value: Any,
     attrs: dict[str, Any],
     encoding: dict[str, Any],
-    overwrite: bool,
     write_empty: bool | None,
-) -> Array:
-    """Create the array of encoded variable ``v``: dimensions the way xarray stores them
-    for the group's format, codecs and chunks from ``encoding``."""
+) -> dict[str, Any]:
+    """The arguments of ``create_array`` for encoded variable ``v``: dimensions the way
+    xarray stores them for ``zarr_format``, codecs and chunks from ``encoding``."""
     from .store import DIMENSION_KEY
 
     enc = dict(encoding)
@@ -116,7 +115,7 @@ def create_variable_array(
         enc["write_empty_chunks"] = write_empty
     attributes = {k: _jsonable(val) for k, val in attrs.items()}
     kwargs: dict[str, Any] = {}
-    if group.zarr_format == 3:
+    if zarr_format == 3:
         kwargs["dimension_names"] = tuple(v.dims)
     else:
         attributes[DIMENSION_KEY] = list(v.dims)
@@ -125,11 +124,23 @@ def create_variable_array(
             kwargs[key] = enc[key]
     if "compressors" in enc and enc["compressors"] is None:
         kwargs["compressors"] = None  # an explicit None means "no compression"
-    array = group.create_array(
-        name, shape=v.shape, dtype=_storage_dtype(v.dtype), fill_value=fill_value,
-        attributes=attributes, overwrite=overwrite, **kwargs,
-    )
-    if fill_value is None and group.zarr_format == 2 and array.fill_value is not None:
+    return dict(shape=v.shape, dtype=_storage_dtype(v.dtype), fill_value=fill_value, attributes=attributes, **kwargs)
+
+
+def trial_array(zarr_format: Any, name: str, kwargs: dict[str, Any]) -> Array:
+    """The array ``kwargs`` would create, made in a throwaway memory store: every
+    argument is checked and the stored chunk grid is known, with the real store
+    untouched."""
+    from ..core.api import create_array
+    from ..storage import MemoryStore
+
+    return create_array(MemoryStore(), path=name, zarr_format=zarr_format, **kwargs)
+
+
+def create_variable_array(group: Group, name: str, kwargs: dict[str, Any], *, overwrite: bool) -> Array:
+    """Create the array of a variable from :func:`variable_array_kwargs`."""
+    array = group.create_array(name, overwrite=overwrite, **kwargs)
+    if kwargs["fill_value"] is None and group.zarr_format == 2 and array.fill_value is not None:
         # xarray writes v2 arrays without _FillValue with a null fill value (zarr-python keeps an
         # explicit None); our create_array reads None as "the default", so store the null here,
         # else readers would take every stored zero for a missing value
@@ -145,18 +156,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def target_region(array: Array, v: Any, write_region: Any, append_dim: Hashable | None) -> tuple[slice, ...]:
-    """The part of ``array`` that ``v`` is written to; appending first grows the array."""
+def target_region(shape: tuple[int, ...], v: Any, write_region: Any,
+                  append_dim: Hashable | None) -> tuple[tuple[slice, ...], tuple[int, ...]]:
+    """The part of an array of ``shape`` that ``v`` is written to, and the array's shape
+    after the write: appending along ``append_dim`` grows it (the caller resizes)."""
     region = dict(write_region or {})
     sel = [region.get(d, slice(None)) for d in v.dims]
+    new_shape = tuple(shape)
     if append_dim is not None and append_dim in v.dims:
         axis = v.dims.index(append_dim)
-        old = array.shape[axis]
-        shape = list(array.shape)
-        shape[axis] = old + v.shape[axis]
-        array.resize(tuple(shape))
+        old = shape[axis]
+        new_shape = new_shape[:axis] + (old + v.shape[axis],) + new_shape[axis + 1:]
         sel[axis] = slice(old, None)
-    return tuple(sel)
+    return tuple(sel), new_shape
 
 
 def resolve_region(store: ZarrEngineStore, ds: Any, region: Any, mode: str, append_dim: Hashable | None) -> dict:
@@ -287,7 +299,10 @@ def to_zarr(
     ``chunks``, ``shards``, ``compressors``, ``filters``, ``serializer``,
     ``dtype``, ``_FillValue``, ``scale_factor``/``add_offset``,
     ``units``/``calendar``. Metadata is consolidated at the root unless
-    ``consolidated=False``. New groups use ``zarr_format`` (default 3).
+    ``consolidated=False``. New groups use ``zarr_format``; without it, a group
+    written (or replaced) inside an existing hierarchy takes its parent's format,
+    and a new store is v3. A group of the other format than the root's is
+    refused while the root's metadata is consolidated.
 
     dask-backed variables are written without locks, one task per stored
     chunk (shard); chunks that would be shared by two dask blocks raise
