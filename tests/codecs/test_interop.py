@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numcodecs
 import numpy as np
 import pytest
@@ -203,3 +205,68 @@ def test_numcodecs_object_codecs_against_numcodecs(nc, monkeypatch) -> None:
     back = np.asarray(nc.decode(ours)).reshape(2, 3)
     for a, b, c in zip(got.ravel(), back.ravel(), data.ravel()):
         assert np.array_equal(a, c) and np.array_equal(b, c)
+
+
+def _encoded_like_zarr_python(arr, raw: dict, specs: list[dict], zarr_format: int) -> None:
+    """Each chunk zarr-python stored, decoded and encoded again by our chain, is the same bytes."""
+    spec = ChunkSpec(tuple(arr.chunks), arr.dtype)
+    chain = CodecChain.from_specs(specs, spec, "oracle", zarr_format=zarr_format)
+    for _, key in chunk_keys(arr):
+        stored = raw_bytes(raw, key)
+        mine = bytes(memoryview(chain.encode(chain.decode(stored, key=key), key=key)).cast("B"))
+        assert mine == stored, f"chunk {key}: {len(mine)} bytes, zarr-python's {len(stored)}"
+
+
+@pytest.mark.parametrize("shuffle", [0, 1, 2, -1], ids=["noshuffle", "shuffle", "bitshuffle", "auto"])
+@pytest.mark.parametrize(
+    ("dtype", "order"),
+    [("<f8", "C"), ("<i4", "C"), ("<u2", "C"), (">f8", "F"), ("<M8[s]", "C"), ("<U3", "C"), ("u1", "C")],
+    ids=str,
+)
+def test_v2_blosc_chunks_are_zarr_pythons_bytes(dtype, order, shuffle) -> None:
+    # zarr-python hands a v2 compressor the chunk's array: Blosc's typesize is its item size
+    data = _data(dtype, (8, 6))
+    arr, raw = zarr_array(data, (4, 3), zarr_format=2, order=order,
+                          compressors=numcodecs.Blosc(cname="lz4", clevel=5, shuffle=shuffle))
+    typesize = raw_bytes(raw, "0.0")[3]
+    assert typesize == np.dtype(dtype).itemsize
+    _encoded_like_zarr_python(arr, raw, v2_codec_specs(raw), zarr_format=2)
+
+
+@pytest.mark.parametrize(
+    ("filters", "dtype"),
+    [([numcodecs.Delta(dtype="<i4", astype="<i2")], "<i4"), ([numcodecs.Shuffle(elementsize=4)], "<i4")],
+    ids=["delta-astype", "shuffle-filter"],
+)
+def test_v2_blosc_after_filters_sees_what_they_return(filters, dtype) -> None:
+    # Delta hands on items of its astype (2 bytes), Shuffle hands on bytes (typesize 1)
+    data = _data(dtype, (8, 6))
+    arr, raw = zarr_array(data, (4, 3), zarr_format=2, filters=filters,
+                          compressors=numcodecs.Blosc(cname="zstd", shuffle=1))
+    _encoded_like_zarr_python(arr, raw, v2_codec_specs(raw), zarr_format=2)
+
+
+def test_v2_blosc_shuffle_compresses_floats_as_zarr_python_does() -> None:
+    data = np.linspace(0, 1, 64 * 64, dtype="<f8").reshape(64, 64)
+    arr, raw = zarr_array(data, (64, 64), zarr_format=2, compressors=numcodecs.Blosc(cname="lz4", shuffle=1))
+    chain = CodecChain.from_specs(v2_codec_specs(raw), ChunkSpec((64, 64), np.dtype("<f8")), "oracle", zarr_format=2)
+    mine = bytes(memoryview(chain.encode(data)).cast("B"))
+    assert mine == raw_bytes(raw, "0.0")
+    again = pickle.loads(pickle.dumps(chain))  # as shipped to other processes: still a v2 chain
+    assert bytes(memoryview(again.encode(data)).cast("B")) == mine
+    # shuffling 8-byte items is what makes this chunk small: a third of the bytes of a typesize-1 stream
+    unshuffled = numcodecs.Blosc(cname="lz4", shuffle=1).encode(data.reshape(-1).view("u1"))
+    assert 3 * len(mine) < len(unshuffled)
+
+
+@pytest.mark.parametrize(
+    "compressor",
+    [znc.Blosc(cname="lz4", shuffle=1), zc.BloscCodec(cname="lz4", shuffle="shuffle")],
+    ids=["numcodecs.blosc", "blosc"],
+)
+def test_v3_blosc_chunks_are_zarr_pythons_bytes(compressor) -> None:
+    # v3: numcodecs.blosc gets bytes from zarr-python (typesize 1), the core blosc its configured typesize
+    data = _data("<f8", (8, 6))
+    arr, raw = zarr_array(data, (4, 3), compressors=[compressor])
+    assert raw_bytes(raw, "c/0/0")[3] == (1 if compressor.__class__.__name__ == "Blosc" else 8)
+    _encoded_like_zarr_python(arr, raw, v3_codec_specs(raw), zarr_format=3)

@@ -18,7 +18,7 @@ from tests.support import assert_same, sample
 
 SHAPE = (10, 13)  # shards of (8, 12): ragged along both axes
 SHARD = (8, 12)
-INNER = (2, 3)  # 4 x 4 inner chunks per shard: zarr-python stores them in Morton order, we in C order
+INNER = (2, 3)  # 4 x 4 inner chunks per shard, stored in Morton order
 
 LAYOUTS = {
     "end-crc-zstd": dict(codecs=[zc.BytesCodec(), zc.ZstdCodec(level=1)]),

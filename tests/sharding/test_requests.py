@@ -130,12 +130,23 @@ def test_reads_over_several_partial_shards_are_two_batches():
 
 def test_adjacent_inner_chunks_merge_into_one_range():
     a, st = make()
-    # the two inner chunks of shard (0, 0)'s first row are stored one after the other
-    np.testing.assert_array_equal(a[0:4, 0:8], DATA[0:4, 0:8])
+    # shards store their inner chunks in Morton order, as zarr-python does: (0, 0),
+    # (1, 0), (0, 1), (1, 1). The first column of shard (0, 0) is one run of bytes
+    np.testing.assert_array_equal(a[0:8, 0:4], DATA[0:8, 0:4])
     ranges = chunk_requests(st)
     assert len(ranges) == 1
     _, start, end = ranges[0]
     assert end - start == 2 * 4 * 4 * 4
+
+
+def test_inner_chunks_with_a_small_gap_merge_into_one_range():
+    a, st = make()
+    # the first row of shard (0, 0) is stored first and third: one range, the chunk between included
+    np.testing.assert_array_equal(a[0:4, 0:8], DATA[0:4, 0:8])
+    ranges = chunk_requests(st)
+    assert len(ranges) == 1
+    _, start, end = ranges[0]
+    assert end - start == 3 * 4 * 4 * 4
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -154,7 +165,8 @@ def test_big_neighbours_are_separate_local_requests(batched):
     assert size <= MAX_MERGED_LOCAL < 2 * size
     st = CountingStore(mem, prefers_batches=batched)
     b = Array(st, "", a.metadata)
-    np.testing.assert_array_equal(b[100:200, 900:1100], data[100:200, 900:1100])  # inner chunks (0, 0) and (0, 1)
+    # inner chunks (0, 0) and (1, 0): stored one after the other (Morton order)
+    np.testing.assert_array_equal(b[200:300, 100:200], data[200:300, 100:200])
     ranges = chunk_requests(st)
     assert [end - start for _, start, end in ranges] == ([2 * size] if batched else [size, size])
 

@@ -12,6 +12,12 @@ Decoding strategies, fastest first:
   the stored byte order differs. Without a compressor, one copy.
 * general: everything else; the serialiser's output is copied into ``out``
   once at the end (``transpose`` is a view until then).
+
+A Zarr v2 array's chain (``zarr_format=2``) differs in one point: its
+compressor is a numcodecs codec that zarr-python hands the chunk's array
+itself, not its bytes, and some codecs use the item size (Blosc shuffles
+items of that size). Such a chain gives its compressor the serialised bytes
+viewed as the array zarr-python would pass (see :meth:`CodecChain.encode`).
 """
 
 from __future__ import annotations
@@ -81,10 +87,15 @@ class CodecChain:
         "_direct",
         "_swap",
         "_path",
+        "_zarr_format",
+        "_compressor_dtype",
     )
 
-    def __init__(self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str = "") -> None:
+    def __init__(
+        self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str = "", zarr_format: int | str = 3
+    ) -> None:
         """Resolve ``codecs`` (already built) for chunks of ``chunk_spec``; see :meth:`from_specs`."""
+        self._zarr_format = zarr_format
         try:
             self._resolve(codecs, chunk_spec, path)
         except ZarrEngineError as e:
@@ -148,6 +159,7 @@ class CodecChain:
         self._path = path
         self._direct = False
         self._swap = False
+        self._compressor_dtype = self._v2_compressor_dtype()
         if not aa and isinstance(ab, BytesCodec):
             stored = ab.stored_dtype(spec.dtype)
             if stored == spec.dtype:
@@ -155,11 +167,27 @@ class CodecChain:
             elif stored == _swapped(spec.dtype):
                 self._direct, self._swap = True, True
 
+    def _v2_compressor_dtype(self) -> np.dtype | None:
+        """The dtype of the array zarr-python hands a v2 array's numcodecs
+        compressor (the chunk after its filters, in the stored byte order), when
+        it has items wider than a byte; None when the compressor sees bytes: in
+        v3, after an object codec, after a bytes->bytes codec among the filters
+        (numcodecs returns bytes from those), or without a numcodecs compressor."""
+        if self._zarr_format != 2 or not self._bb or not isinstance(self._bb[0], NumcodecsBytesBytesCodec):
+            return None
+        if not isinstance(self._ab, BytesCodec) or (self._aa and isinstance(self._aa[-1][0], _BytesFilter)):
+            return None
+        dtype = self._ab.stored_dtype(self._ab_spec.dtype)
+        return dtype if dtype.itemsize > 1 else None
+
     @classmethod
-    def from_specs(cls, specs: Sequence[dict[str, Any]], chunk_spec: ChunkSpec, path: str = "") -> "CodecChain":
+    def from_specs(
+        cls, specs: Sequence[dict[str, Any]], chunk_spec: ChunkSpec, path: str = "", zarr_format: int | str = 3
+    ) -> "CodecChain":
         """Build the chain of normalised specs ``specs`` for chunks of ``chunk_spec``
-        of the array at ``path`` (named in every error)."""
-        return cls([get_codec(s, path) for s in specs], chunk_spec, path)
+        of the array at ``path`` (named in every error). ``zarr_format`` 2: the
+        chain of a v2 array, derived from its ``.zarray`` (see the module doc)."""
+        return cls([get_codec(s, path) for s in specs], chunk_spec, path, zarr_format)
 
     # -- properties ----------------------------------------------------------
     @property
@@ -296,8 +324,12 @@ class CodecChain:
                 data = codec.encode(data, in_spec)
             codec = self._ab
             data = codec.encode(data, ab_spec)
-            for codec in self._bb:
-                data = codec.encode(data, self._ab_spec)
+            for i, codec in enumerate(self._bb):
+                if i == 0 and self._compressor_dtype is not None:
+                    # a v2 compressor gets the chunk's array, as zarr-python hands it over
+                    data = codec.encode_array(data, self._compressor_dtype)  # type: ignore[attr-defined]
+                else:
+                    data = codec.encode(data, self._ab_spec)
         except ZarrEngineError:
             raise
         except Exception as e:
@@ -384,4 +416,4 @@ class CodecChain:
         return f"CodecChain({self.to_json()!r}, {self._chunk_spec!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (CodecChain.from_specs, (self.to_json(), self._chunk_spec, self._path))
+        return (CodecChain.from_specs, (self.to_json(), self._chunk_spec, self._path, self._zarr_format))

@@ -229,6 +229,14 @@ class NumcodecsBytesBytesCodec(NumcodecsCodec, BytesBytesCodec):
     def encode(self, data: Any, spec: ChunkSpec) -> Any:
         return self.numcodec.encode(byte_view(data))
 
+    def encode_array(self, data: Any, dtype: np.dtype) -> Any:
+        """Encode the bytes ``data`` handed over as a 1-d array of ``dtype``, as a
+        Zarr v2 compressor sees the chunk: Blosc then takes the item size as its
+        typesize, which its shuffle works with, and ``shuffle: -1`` picks byte
+        shuffle for items wider than a byte. The v3 ``numcodecs.*`` codecs get
+        bytes (:meth:`encode`), as zarr-python gives them."""
+        return self.numcodec.encode(byte_view(data).view(dtype))
+
     def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> Any:
         return self.numcodec.decode(data)
 

@@ -1,13 +1,16 @@
 """``sharding_indexed``: many inner chunks stored in one object (a shard).
 
-A shard is the encoded inner chunks, concatenated in any order, plus an index
-(placed at the ``start`` or the ``end`` of the shard): for every inner chunk,
-in C order over the grid of inner chunks in the shard, its byte offset and
-length as two uint64. An inner chunk that is not stored has offset and length
-both 2^64-1 and reads as the fill value. The index is encoded by its own chain
-(``index_codecs``, by default ``bytes`` little endian + ``crc32c``), which
-must encode to a fixed size so that a reader can fetch it with one range
-request before it knows anything else about the shard.
+A shard is the encoded inner chunks, concatenated, plus an index (placed at
+the ``start`` or the ``end`` of the shard): for every inner chunk, in C order
+over the grid of inner chunks in the shard, its byte offset and length as two
+uint64. The format allows the chunks in any order; we write them in
+zarr-python's, the Morton (Z) order of :func:`morton_order`, so that our
+shards are byte for byte its shards. An inner chunk that is not stored has
+offset and length both 2^64-1 and reads as the fill value. The index is
+encoded by its own chain (``index_codecs``, by default ``bytes`` little
+endian + ``crc32c``), which must encode to a fixed size so that a reader can
+fetch it with one range request before it knows anything else about the
+shard.
 
 This module holds the codec (full encode and decode of one shard, used by the
 generic chain path) and :class:`ShardLayout`, the per-shard-shape geometry and
@@ -62,7 +65,15 @@ def new_filled(shape: tuple[int, ...], dtype: np.dtype, fill: Any) -> np.ndarray
 
 
 def all_fill(chunk: np.ndarray, fill: Any) -> bool:
-    """Whether every element of ``chunk`` equals ``fill`` (NaN matching NaN)."""
+    """Whether every element of ``chunk`` equals ``fill``, as zarr-python decides
+    whether a chunk may be left out: NaN matches NaN and NaT matches NaT, and
+    for a real float array a zero fill matches only zeros of its own sign (a
+    chunk of -0.0 under a fill of 0.0 is data, kept so that it reads back -0.0).
+
+    The common cases cost one pass: most chunks that are not all fill show it
+    in a sample of 64 elements spread over the chunk, taken first; a zero fill
+    is then checked with one ``any`` over the elements (over their bits, for
+    floats, which also tells -0.0 from 0.0)."""
     kind = chunk.dtype.kind
     if kind == "O":
         for v in chunk.flat:
@@ -74,11 +85,74 @@ def all_fill(chunk: np.ndarray, fill: Any) -> bool:
         return True
     if chunk.dtype.fields is not None or kind == "V":
         return chunk.tobytes() == np.asarray(fill, dtype=chunk.dtype).tobytes() * chunk.size
-    if kind in "fc" and np.isnan(np.asarray(fill, dtype=chunk.dtype)):
-        return bool(np.isnan(chunk).all())
-    if kind in "biufc" and not np.asarray(fill).any():
+    if kind not in "biufcmM":
+        return bool(np.all(chunk == fill))
+    f = np.asarray(fill, dtype=chunk.dtype)
+    missing = _missing_test(kind, f)
+    if chunk.size > 256:
+        probe = chunk.flat[:: chunk.size // 64]
+        if not (missing(probe).all() if missing is not None else (probe == f).all()):
+            return False
+    if missing is not None:
+        return bool(missing(chunk).all())
+    if kind in "biufc" and not f.any():
+        if kind == "f":
+            return bool(zeros_of_sign(chunk, bool(np.signbit(f))))
         return not chunk.any()
-    return bool(np.all(chunk == fill))
+    return bool(np.all(chunk == f))
+
+
+def _missing_test(kind: str, fill: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``np.isnan`` / ``np.isnat`` when ``fill`` (of the chunk's dtype) is NaN / NaT:
+    then an element matches the fill when the test holds for it. None otherwise."""
+    if kind in "fc" and np.isnan(fill):
+        return np.isnan
+    if kind in "mM" and np.isnat(fill):
+        return np.isnat
+    return None
+
+
+#: unsigned integers as wide as a float, to look at its bits in one pass
+_FLOAT_BITS = {2: np.dtype("u2"), 4: np.dtype("u4"), 8: np.dtype("u8")}
+
+
+def zeros_of_sign(values: np.ndarray, negative: bool, axis: int | None = None) -> Any:
+    """Whether ``values`` (a real float array) are all zeros with the sign bit
+    ``negative`` (per row with ``axis=1``)."""
+    bits = _FLOAT_BITS.get(values.dtype.itemsize)
+    if not negative and bits is not None:
+        # +0.0 is the only float whose bits are all zero (in either byte order)
+        return ~values.view(bits).any(axis=axis)
+    zero = ~values.any(axis=axis)
+    sign = np.signbit(values)
+    return zero & (sign.all(axis=axis) if negative else ~sign.any(axis=axis))
+
+
+def morton_order(grid: Sequence[int]) -> np.ndarray:
+    """The C-order indices of the cells of a grid of shape ``grid``, in the
+    order zarr-python lays inner chunks out in a shard: by their compressed
+    Morton code.
+
+    The code of a cell takes the bits of its coordinates from the lowest up,
+    and at each bit position one bit from each axis in axis order (the first
+    axis lowest), skipping an axis once its coordinates have no more bits (an
+    axis of length n has ``(n - 1).bit_length()`` of them). So a (2, 2) grid
+    goes (0, 0), (1, 0), (0, 1), (1, 1), and a side that is not a power of two
+    just leaves gaps in the codes, which sorting closes."""
+    grid = tuple(int(n) for n in grid)
+    n = math.prod(grid)
+    if not grid or n <= 1:
+        return np.arange(n, dtype=np.intp)
+    coords = np.indices(grid, dtype=np.uint64).reshape(len(grid), n)
+    bits = [(g - 1).bit_length() for g in grid]
+    code = np.zeros(n, dtype=np.uint64)
+    out_bit = 0
+    for level in range(max(bits)):
+        for axis, width in enumerate(bits):
+            if level < width:
+                code |= ((coords[axis] >> np.uint64(level)) & np.uint64(1)) << np.uint64(out_bit)
+                out_bit += 1
+    return np.argsort(code, kind="stable").astype(np.intp)
 
 
 def _same_spec(a: ChunkSpec, b: ChunkSpec) -> bool:
@@ -101,7 +175,7 @@ class ShardLayout:
 
     __slots__ = (
         "spec", "shard_shape", "chunk_shape", "per_shard", "n_inner", "inner", "inner_spec",
-        "index_chain", "index_size", "at_start", "_regions",
+        "index_chain", "index_size", "at_start", "_regions", "_order",
     )
 
     def __init__(
@@ -140,6 +214,7 @@ class ShardLayout:
         self.index_size = self.index_chain.encoded_size()
         self.at_start = index_location == "start"
         self._regions: list[tuple[slice, ...]] | None = None
+        self._order: list[int] | None = None
 
     # -- geometry ---------------------------------------------------------------
     def region(self, i: int) -> tuple[slice, ...]:
@@ -151,6 +226,14 @@ class ShardLayout:
                 regions.append(tuple(slice(c * n, (c + 1) * n) for c, n in zip(coords, self.chunk_shape)))
             self._regions = regions
         return regions[i]
+
+    @property
+    def order(self) -> list[int]:
+        """The inner chunks (C-order indices) in the order a shard stores them (:func:`morton_order`)."""
+        order = self._order
+        if order is None:
+            order = self._order = morton_order(self.per_shard).tolist()
+        return order
 
     def coords(self, i: int) -> tuple[int, ...]:
         """Grid coordinates inside the shard of inner chunk ``i``."""
@@ -234,12 +317,14 @@ class ShardLayout:
 
     # -- assembling -----------------------------------------------------------
     def assemble(self, parts: Sequence[Any]) -> bytes | None:
-        """One shard from the encoded inner chunks ``parts`` (C order, None where
-        not stored), with one concatenation; None when no part is stored."""
+        """One shard from the encoded inner chunks ``parts`` (indexed in C order,
+        None where not stored), with one concatenation; None when no part is
+        stored. The parts are laid out in :attr:`order`, as zarr-python does."""
         index = np.full((self.n_inner, 2), MISSING, dtype=np.uint64)
         stored: list[Any] = []
         pos = self.index_size if self.at_start else 0
-        for i, p in enumerate(parts):
+        for i in self.order:
+            p = parts[i]
             if p is None:
                 continue
             n = memoryview(p).nbytes
@@ -426,4 +511,6 @@ def _index_only(layout: ShardLayout) -> bytes:
 
 register_codec(ShardingCodec)
 
-__all__ = ["MISSING", "DEFAULT_INDEX_CODECS", "ShardLayout", "ShardingCodec", "all_fill", "new_filled"]
+__all__ = [
+    "MISSING", "DEFAULT_INDEX_CODECS", "ShardLayout", "ShardingCodec", "all_fill", "morton_order", "new_filled",
+]

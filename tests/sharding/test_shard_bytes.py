@@ -1,0 +1,135 @@
+"""Shards byte for byte as zarr-python writes them: inner chunks laid out in
+its Morton order, for grids of inner chunks with sides that are and are not
+powers of two, in 2 and 3 dimensions, with inner chunks left out as fill, the
+index at the start or the end, whole writes, partial rewrites and nested
+shards."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+import zarr.codecs as zc
+
+import zarr_engine as ze
+from tests.support import sample
+from zarr_engine.codecs.sharding import morton_order
+
+#: inner-chunk grid of a shard -> (inner chunk shape, shards per axis)
+GRIDS = {
+    "2x2": ((2, 3), (2, 2)),
+    "4x4": ((2, 2), (4, 4)),
+    "3x5": ((3, 2), (3, 5)),
+    "2x3x4": ((2, 2, 1), (2, 3, 4)),
+}
+
+
+def _geometry(grid: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(array shape, shard shape, inner chunk shape): two shards along the first
+    axis, the last one ragged."""
+    inner, per = GRIDS[grid]
+    shard = tuple(i * p for i, p in zip(inner, per))
+    shape = (2 * shard[0] - 1,) + shard[1:]
+    return shape, shard, inner
+
+
+def _data(shape: tuple[int, ...], inner: tuple[int, ...], sparse: bool) -> np.ndarray:
+    x = sample("int32", shape, seed=3)
+    x[x == 0] = 1
+    if sparse:  # inner chunks of fill: the first one, and every third one in C order
+        grid = [-(-s // c) for s, c in zip(shape, inner)]
+        for n, coords in enumerate(np.ndindex(*grid)):
+            if n % 3 == 0:
+                x[tuple(slice(c * i, (c + 1) * i) for c, i in zip(coords, inner))] = 0
+    return x
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*")
+            if p.is_file() and p.name != "zarr.json"}
+
+
+def _zarr(path: Path, shape, shard, inner, index_location: str, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zarr.create_array(
+            str(path), shape=shape, dtype="int32", chunks=shard, fill_value=0, compressors=None,
+            serializer=zc.ShardingCodec(chunk_shape=inner, codecs=[zc.BytesCodec()], index_location=index_location),
+            **kw,
+        )
+
+
+def _ours(path: Path, shape, shard, inner, index_location: str):
+    _zarr(path, shape, shard, inner, index_location)  # the same metadata, from the same calls
+    return ze.open_array(str(path), mode="r+")
+
+
+def _assert_same_files(ours: Path, theirs: Path) -> None:
+    mine, want = _files(ours), _files(theirs)
+    assert sorted(mine) == sorted(want)
+    for key in want:
+        assert mine[key] == want[key], f"shard {key} differs"
+
+
+@pytest.mark.parametrize("location", ["end", "start"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("grid", GRIDS)
+def test_shards_are_zarr_pythons_bytes(tmp_path, grid, sparse, location):
+    shape, shard, inner = _geometry(grid)
+    x = _data(shape, inner, sparse)
+    _ours(tmp_path / "ours", shape, shard, inner, location)[...] = x
+    _zarr(tmp_path / "theirs", shape, shard, inner, location)[...] = x
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "ours"))[...], x)
+
+
+@pytest.mark.parametrize("location", ["end", "start"])
+@pytest.mark.parametrize("grid", GRIDS)
+def test_partial_rewrite_of_a_shard_is_zarr_pythons_bytes(tmp_path, grid, location):
+    shape, shard, inner = _geometry(grid)
+    x = _data(shape, inner, sparse=True)
+    # a box over parts of several inner chunks of shard 0: some were left out
+    # before, and the one at its corner becomes all fill
+    box = tuple(slice(1, s - 1) for s in shard)
+    new = np.full([b.stop - b.start for b in box], 7, dtype="int32")
+    new[(slice(0, inner[0] - 1),) + tuple(slice(0, i - 1) for i in inner[1:])] = 0
+    ours = _ours(tmp_path / "ours", shape, shard, inner, location)
+    ours[...] = x
+    ours[box] = new
+    theirs = _zarr(tmp_path / "theirs", shape, shard, inner, location)
+    theirs[...] = x
+    theirs[box] = new
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+    x[box] = new
+    np.testing.assert_array_equal(ours[...], x)
+    # our rewrite of shards zarr-python wrote gives its bytes too
+    _zarr(tmp_path / "mixed", shape, shard, inner, location)[...] = _data(shape, inner, sparse=True)
+    ze.open_array(str(tmp_path / "mixed"), mode="r+")[box] = new
+    _assert_same_files(tmp_path / "mixed", tmp_path / "theirs")
+
+
+def test_nested_shards_are_zarr_pythons_bytes(tmp_path):
+    # the inner shards are encoded by the codec itself (the generic chain path)
+    x = _data((8, 12), (2, 3), sparse=True)
+    kw = dict(shape=(8, 12), dtype="int32", chunks=(8, 12), fill_value=0, compressors=None,
+              serializer=zc.ShardingCodec(chunk_shape=(4, 6), codecs=[
+                  zc.ShardingCodec(chunk_shape=(2, 3), codecs=[zc.BytesCodec()])]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "ours"), **kw)
+        zarr.create_array(str(tmp_path / "theirs"), **kw)[...] = x
+    ze.open_array(str(tmp_path / "ours"), mode="r+")[...] = x
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+
+
+def test_morton_order_of_small_grids():
+    # C-order indices in storage order: the first axis varies fastest at each bit
+    assert morton_order((2, 2)).tolist() == [0, 2, 1, 3]
+    assert morton_order((2, 3)).tolist() == [0, 3, 1, 4, 2, 5]
+    assert morton_order((3, 1)).tolist() == [0, 1, 2]
+    assert morton_order(()).tolist() == [0]
+    order = morton_order((3, 5, 2))
+    assert sorted(order.tolist()) == list(range(30))
