@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..codecs import ChunkSpec, CodecChain
+from ..codecs.sharding import all_fill
 from ..errors import ChunkCorruptError, ResourceError, StoreError
 from ..format.metadata import ArrayMetadata
 from ..storage.base import Store
@@ -114,16 +115,7 @@ def is_all_fill(chunk: np.ndarray, fill: Any) -> bool:
     may be left out: NaN equal to NaN, NaT to NaT, and a zero fill of a real
     float array equal only to zeros of its own sign (zarr-python's rule; see
     :func:`zarr_engine.codecs.sharding.all_fill`, which decides it)."""
-    from ..codecs.sharding import all_fill
-
     return all_fill(chunk, fill)
-
-
-def _obj_equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
 
 
 @dataclass
@@ -146,7 +138,7 @@ class ChunkIO:
     def for_array(cls, store: Store, path: str, meta: ArrayMetadata) -> "ChunkIO":
         fill = fill_scalar(meta)
         spec = ChunkSpec(tuple(meta.chunk_shape), meta.dtype, fill)
-        chain = CodecChain.from_specs(meta.codecs, spec, path=path or "/")
+        chain = CodecChain.from_specs(meta.codecs, spec, path=path or "/", zarr_format=meta.zarr_format)
         io = cls(store, f"{path}/" if path else "", meta, chain, fill, path)
         if chain.is_fixed_size:
             io.fixed_size = chain.encoded_size()
