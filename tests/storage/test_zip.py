@@ -7,8 +7,11 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import zarr
 
+import zarr_engine as ze
 from zarr_engine.errors import InvalidKeyError, StoreError
 from zarr_engine.storage import ZipStore, resolve_store
 from zarr_engine.storage.conformance import StoreConformance
@@ -135,3 +138,57 @@ def test_threaded_reads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+# -- opening a file that is not a zip -----------------------------------------
+def _sqlite_bytes(tmp_path: Path) -> bytes:
+    import sqlite3
+
+    path = tmp_path / "made.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    return path.read_bytes()
+
+
+def _cut_zip_bytes(tmp_path: Path) -> bytes:
+    a = ze.create_array(str(tmp_path / "whole.zip"), shape=(100,), chunks=(10,), dtype="i4")
+    a[:] = np.arange(100)
+    a.store.close()
+    return (tmp_path / "whole.zip").read_bytes()[:-30]  # the end record is lost
+
+
+@pytest.mark.parametrize("kind", ["text", "sqlite", "cut zip"])
+@pytest.mark.parametrize("mode", ["r", "r+", "a"])
+def test_a_file_that_is_not_a_zip_is_refused_and_left_unchanged(tmp_path: Path, kind: str, mode: str) -> None:
+    content = {"text": lambda: b"hi", "sqlite": lambda: _sqlite_bytes(tmp_path),
+               "cut zip": lambda: _cut_zip_bytes(tmp_path)}[kind]()
+    path = tmp_path / "other.zip"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="is not a zip file") as info:
+        ze.open_group(f"zip://{path}", mode=mode)
+    assert str(path) in str(info.value)
+    if kind == "sqlite":
+        assert f"sqlite://{path}" in str(info.value)  # the form that opens it
+    with pytest.raises(StoreError, match="is not a zip file"):
+        ZipStore(path, mode)
+    assert path.read_bytes() == content
+
+
+def test_a_plain_path_to_a_file_that_is_not_a_zip_is_left_unchanged(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hi")
+    with pytest.raises(StoreError, match="notes.txt is not a zip file"):
+        ze.open_group(str(notes), mode="a")
+    assert notes.read_bytes() == b"hi"
+
+
+def test_an_empty_file_opens_as_an_empty_archive(tmp_path: Path) -> None:
+    path = tmp_path / "empty.zip"
+    path.touch()  # as tempfile.NamedTemporaryFile(suffix=".zip") leaves it
+    a = ze.open_array(str(path), mode="a", shape=(3,), chunks=(3,), dtype="i2")
+    a[:] = [4, 5, 6]
+    a.store.close()
+    ref = zarr.open_array(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref[:], [4, 5, 6])
+

@@ -11,6 +11,7 @@ from .base import Store
 
 _MODES = ("r", "r+", "a", "w", "w-")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_SQLITE_MAGIC = b"SQLite format 3\0"
 #: The package providing each common fsspec protocol, for error messages.
 _PACKAGES = {
     "s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "http": "aiohttp",
@@ -60,7 +61,18 @@ def _sqlite(path: str, mode: str) -> tuple[Store, str]:
     from .sqlite import SQLiteStore
 
     file, inner = _split_container(path, _SQLITE_SUFFIXES)
+    if mode == "r+" and not os.path.isfile(file):
+        # SQLite would create an empty database: "r+" opens only what exists
+        raise StoreError(f"cannot open sqlite://{file.replace(os.sep, '/')} with mode 'r+': no such file")
     return SQLiteStore(file, read_only=_read_only(mode)), inner.strip("/")
+
+
+def _is_sqlite(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def _fsspec(url: str, mode: str, storage_options: Mapping[str, Any] | None) -> Store:
@@ -97,7 +109,8 @@ def resolve_store(
     * a :class:`Store` is returned as is, with path ``""``;
     * ``"memory://name/inner"``: the process-wide :class:`MemoryStore` ``name``;
     * ``"file:///abs"``, ``"/abs"``, ``"rel/path"``: :class:`LocalStore`
-      (a local path ending in ``.zip`` gives a :class:`ZipStore`);
+      (a local path to an existing SQLite database gives a :class:`SQLiteStore`;
+      one ending in ``.zip``, or to any other existing file, a :class:`ZipStore`);
     * ``"zip:///abs/x.zip[/inner]"``: :class:`ZipStore`; without an inner path
       the archive's root node is found whether it was zipped from within its
       folder or from the parent folder;
@@ -108,6 +121,8 @@ def resolve_store(
     ``mode`` follows zarr-python: ``"r"`` read-only; ``"r+"``, ``"a"``,
     ``"w"``, ``"w-"`` writable (deleting or refusing existing content is the
     caller's business, except that a zip file opened with ``"w"`` is truncated).
+    ``"r+"`` needs an existing zip or SQLite file, and a file that is not a
+    zip archive is refused without being changed.
     """
     read_only = _read_only(mode)
     if isinstance(store_like, Store):
@@ -150,6 +165,8 @@ def resolve_store(
 def _local(path: str, mode: str, read_only: bool, url: str) -> tuple[Store, str]:
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(path):
+        if os.path.isfile(path) and _is_sqlite(path):
+            return _sqlite(path, mode)
         if path.endswith(".zip") or os.path.isfile(path):
             return _zip(path, mode, url)
     from .local import LocalStore

@@ -28,6 +28,26 @@ from .base import Store, validate_key, validate_prefix
 
 _METADATA_NAMES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 _MODES = {"r": "r", "w": "w", "a": "a", "r+": "a", "x": "x", "w-": "x"}
+_SQLITE_MAGIC = b"SQLite format 3\0"
+
+
+def _not_a_zip(path: str) -> str | None:
+    """Why the existing file at ``path`` cannot be opened as a zip archive, or None when it can.
+
+    An empty file counts as an empty archive. Anything else without a zip's
+    end record (a text file, a SQLite database, a zip cut short) is refused:
+    zipfile would append a second archive to it instead of reading it.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        return f"cannot read it: {exc}"
+    if not head or zipfile.is_zipfile(path):
+        return None
+    if head == _SQLITE_MAGIC:
+        return "it is a SQLite database: open it as sqlite://" + path.replace(os.sep, "/")
+    return "no zip end record: another kind of file, or a zip that was cut short"
 
 
 class _Archive:
@@ -46,7 +66,9 @@ class ZipStore(Store):
 
     ``mode``: ``"r"`` read-only; ``"w"`` create or truncate; ``"a"`` read and
     write, creating the file when missing; ``"r+"`` like ``"a"`` but the file
-    must exist; ``"x"``/``"w-"`` create, failing when the file exists.
+    must exist; ``"x"``/``"w-"`` create, failing when the file exists. An
+    existing file that is not a zip archive (an empty one is taken as an empty
+    archive) raises :class:`StoreError` in every mode but ``"w"``, unchanged.
     """
 
     supports_ranges = True
@@ -101,6 +123,13 @@ class ZipStore(Store):
         with self._st.lock:
             if self._st.zf is not None:
                 return self._st.zf
+            if self._st.open_mode in ("r", "a") and os.path.isfile(self.path):
+                # checked before zipfile sees it: in mode "a" zipfile appends a new
+                # archive to any file that is not a zip, changing it for good
+                why = _not_a_zip(self.path)
+                if why is not None:
+                    kept = "; the file was left unchanged" if self._st.open_mode == "a" else ""
+                    raise StoreError(f"{self.path} is not a zip file ({why}){kept}")
             try:
                 zf = zipfile.ZipFile(self.path, self._st.open_mode, compression=self.compression, allowZip64=True)
             except FileNotFoundError as exc:
