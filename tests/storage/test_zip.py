@@ -12,7 +12,7 @@ import pytest
 import zarr
 
 import zarr_engine as ze
-from zarr_engine.errors import InvalidKeyError, StoreError
+from zarr_engine.errors import ContainsNodeError, InvalidKeyError, StoreError
 from zarr_engine.storage import ZipStore, resolve_store
 from zarr_engine.storage.conformance import StoreConformance
 
@@ -159,7 +159,7 @@ def _cut_zip_bytes(tmp_path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["text", "sqlite", "cut zip"])
-@pytest.mark.parametrize("mode", ["r", "r+", "a"])
+@pytest.mark.parametrize("mode", ["r", "r+", "a", "w", "w-"])
 def test_a_file_that_is_not_a_zip_is_refused_and_left_unchanged(tmp_path: Path, kind: str, mode: str) -> None:
     content = {"text": lambda: b"hi", "sqlite": lambda: _sqlite_bytes(tmp_path),
                "cut zip": lambda: _cut_zip_bytes(tmp_path)}[kind]()
@@ -171,7 +171,7 @@ def test_a_file_that_is_not_a_zip_is_refused_and_left_unchanged(tmp_path: Path, 
     if kind == "sqlite":
         assert f"sqlite://{path}" in str(info.value)  # the form that opens it
     with pytest.raises(StoreError, match="is not a zip file"):
-        ZipStore(path, mode)
+        ZipStore(path, "a" if mode in ("w", "w-") else mode)
     assert path.read_bytes() == content
 
 
@@ -192,3 +192,61 @@ def test_an_empty_file_opens_as_an_empty_archive(tmp_path: Path) -> None:
     ref = zarr.open_array(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
     np.testing.assert_array_equal(ref[:], [4, 5, 6])
 
+
+# -- the mode is the node's, not the file's -----------------------------------
+def _zip_with_keep(path: Path) -> None:
+    g = ze.open_group(str(path), mode="w")
+    g.create_array("keep", shape=(3,), chunks=(3,), dtype="i4")[:] = [1, 2, 3]
+    g.create_group("sub").attrs["old"] = True
+    g.store.close()
+
+
+def _members(path: Path) -> list[str]:
+    return sorted(zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r").keys())
+
+
+@pytest.mark.parametrize("how", ["path", "url"])
+def test_mode_w_on_a_node_inside_a_zip_replaces_only_that_node(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "g.zip"
+    _zip_with_keep(path)
+    if how == "path":
+        new = ze.open_group(str(path), path="sub", mode="w")
+    else:
+        new = ze.open_group(f"zip://{path}/sub", mode="w")
+    assert dict(new.attrs) == {}
+    new.store.close()
+    y = ze.open_array(str(path), path="new", mode="w", shape=(2,), chunks=(2,), dtype="i4")
+    y[:] = [8, 9]
+    y.store.close()
+    assert _members(path) == ["keep", "new", "sub"]
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref["keep"][:], [1, 2, 3])
+    np.testing.assert_array_equal(ref["new"][:], [8, 9])
+    assert dict(ref["sub"].attrs) == {}
+
+
+def test_mode_w_minus_inside_a_zip_refuses_only_an_existing_node(tmp_path: Path) -> None:
+    path = tmp_path / "h.zip"
+    _zip_with_keep(path)
+    a = ze.open_array(str(path), path="other", mode="w-", shape=(2,), chunks=(2,), dtype="i4")
+    a[:] = [5, 6]
+    a.store.close()
+    before = path.read_bytes()
+    with pytest.raises(ContainsNodeError, match="/keep"):
+        ze.open_array(f"zip://{path}/keep", mode="w-", shape=(2,), dtype="i4")
+    with pytest.raises(ContainsNodeError, match="at /"):
+        ze.open_group(str(path), mode="w-")
+    assert path.read_bytes() == before
+    assert _members(path) == ["keep", "other", "sub"]
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref["other"][:], [5, 6])
+
+
+def test_mode_w_on_the_root_of_a_zip_replaces_everything(tmp_path: Path) -> None:
+    path = tmp_path / "r.zip"
+    _zip_with_keep(path)
+    ze.open_group(str(path), mode="w", attributes={"fresh": 1}).store.close()
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    assert list(ref.keys()) == [] and dict(ref.attrs) == {"fresh": 1}
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["zarr.json"]

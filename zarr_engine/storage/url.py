@@ -51,8 +51,12 @@ def _zip(path: str, mode: str, url: str) -> tuple[Store, str]:
     from .zip import ZipStore
 
     file, inner = _split_container(path, (".zip",))
-    store = ZipStore(file, {"r": "r", "r+": "r+", "a": "a", "w": "w", "w-": "x"}[mode])
-    if not inner and mode in ("r", "r+", "a"):
+    # The mode is the node's, as for a folder: "w" replaces and "w-" refuses the
+    # node opened, not the file. So the file is opened for appending (created
+    # when missing) and every other node in it stays; "w" on the root node
+    # replaces everything below it, which empties the archive.
+    store = ZipStore(file, mode if mode in ("r", "r+") else "a")
+    if not inner:
         inner = store.root  # a hierarchy zipped from its parent folder
     return store, inner.strip("/")
 
@@ -119,8 +123,9 @@ def resolve_store(
       :class:`FsspecStore`.
 
     ``mode`` follows zarr-python: ``"r"`` read-only; ``"r+"``, ``"a"``,
-    ``"w"``, ``"w-"`` writable (deleting or refusing existing content is the
-    caller's business, except that a zip file opened with ``"w"`` is truncated).
+    ``"w"``, ``"w-"`` writable. Deleting or refusing an existing node is the
+    caller's business: the mode is about the node, so a zip or SQLite file is
+    never truncated here, and ``"w"`` on a node inside it keeps the others.
     ``"r+"`` needs an existing zip or SQLite file, and a file that is not a
     zip archive is refused without being changed.
     """
