@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import warnings
 import zipfile
@@ -250,3 +251,41 @@ def test_mode_w_on_the_root_of_a_zip_replaces_everything(tmp_path: Path) -> None
     assert list(ref.keys()) == [] and dict(ref.attrs) == {"fresh": 1}
     with zipfile.ZipFile(path) as zf:
         assert zf.namelist() == ["zarr.json"]
+
+
+# -- a zip made from the parent folder of a store ---------------------------------
+def _parent_zip(tmp_path: Path) -> Path:
+    g = ze.open_group(str(tmp_path / "data.zarr"), mode="w")
+    g.create_array("t", shape=(4,), chunks=(4,), dtype="i4")[:] = np.arange(4)
+    g.create_group("sub").create_array("u", shape=(2,), chunks=(2,), dtype="i4")[:] = [5, 6]
+    # like `zip -r parent.zip data.zarr`: every member under data.zarr/
+    return Path(shutil.make_archive(str(tmp_path / "parent"), "zip", str(tmp_path), "data.zarr"))
+
+
+@pytest.mark.parametrize("mode", ["a", "r+"])
+def test_writing_to_a_zip_made_from_the_parent_folder_stays_under_its_top_folder(tmp_path: Path, mode: str) -> None:
+    path = _parent_zip(tmp_path)
+    g = ze.open_group(str(path), mode=mode)
+    g.create_array("new", shape=(2,), chunks=(2,), dtype="i1")[:] = [1, 2]
+    g.create_group("deep/er")  # a missing parent below the root is created, none above it
+    g.store.close()
+    with zipfile.ZipFile(path) as zf:
+        assert all(n.startswith("data.zarr/") for n in zf.namelist())
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), path="data.zarr", mode="r")
+    assert sorted(ref.keys()) == ["deep", "new", "sub", "t"]
+    np.testing.assert_array_equal(ref["new"][:], [1, 2])
+    # the root is found again, so the old paths still work
+    np.testing.assert_array_equal(ze.open_array(str(path), path="t", mode="r")[:], np.arange(4))
+    assert sorted(ze.open_group(str(path), mode="r").keys()) == ["deep", "new", "sub", "t"]
+
+
+def test_an_inner_path_of_a_zip_made_from_the_parent_folder_is_below_its_top_folder(tmp_path: Path) -> None:
+    path = _parent_zip(tmp_path)
+    for url in (f"zip://{path}/sub/u", f"zip://{path}/data.zarr/sub/u"):
+        a = ze.open_array(url, mode="r")
+        assert a.path == "data.zarr/sub/u"
+        np.testing.assert_array_equal(a[:], [5, 6])
+    np.testing.assert_array_equal(ze.open_array(str(path), path="sub/u", mode="r")[:], [5, 6])
+    ze.open_group(f"zip://{path}/sub/v", mode="w").store.close()
+    with zipfile.ZipFile(path) as zf:
+        assert "data.zarr/sub/v/zarr.json" in zf.namelist()

@@ -56,9 +56,11 @@ def _zip(path: str, mode: str, url: str) -> tuple[Store, str]:
     # when missing) and every other node in it stays; "w" on the root node
     # replaces everything below it, which empties the archive.
     store = ZipStore(file, mode if mode in ("r", "r+") else "a")
-    if not inner:
-        inner = store.root  # a hierarchy zipped from its parent folder
-    return store, inner.strip("/")
+    root, inner = store.root, inner.strip("/")
+    if root and inner != root and not inner.startswith(root + "/"):
+        # a hierarchy zipped from its parent folder: inner paths are below its top folder
+        inner = f"{root}/{inner}" if inner else root
+    return store, inner
 
 
 def _sqlite(path: str, mode: str) -> tuple[Store, str]:
@@ -115,9 +117,10 @@ def resolve_store(
     * ``"file:///abs"``, ``"/abs"``, ``"rel/path"``: :class:`LocalStore`
       (a local path to an existing SQLite database gives a :class:`SQLiteStore`;
       one ending in ``.zip``, or to any other existing file, a :class:`ZipStore`);
-    * ``"zip:///abs/x.zip[/inner]"``: :class:`ZipStore`; without an inner path
-      the archive's root node is found whether it was zipped from within its
-      folder or from the parent folder;
+    * ``"zip:///abs/x.zip[/inner]"``: :class:`ZipStore`; the archive's root
+      node is found whether it was zipped from within its folder or from the
+      parent folder, and an inner path is taken below it (``data.zarr/inner``
+      may be spelled out too);
     * ``"sqlite:///abs/x.db[/inner]"``: :class:`SQLiteStore`;
     * any other fsspec URL (``s3://``, ``gs://``, ``https://``, ``zip::s3://``...):
       :class:`FsspecStore`.

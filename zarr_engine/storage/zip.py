@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import InvalidKeyError, StoreError
@@ -59,6 +59,7 @@ class _Archive:
         self.zf: zipfile.ZipFile | None = None
         self.deleted: set[str] = set()  # hidden now, dropped from the file on close
         self.superseded = False  # some name has an older member to drop on close
+        self.root: str | None = None  # the hierarchy's root, found when the file is first opened
 
 
 class ZipStore(Store):
@@ -145,6 +146,8 @@ class ZipStore(Store):
                 raise
             if self._st.open_mode in ("w", "x"):
                 self._st.open_mode = "a"  # a lazy reopen after close() must not truncate
+            if self._st.root is None:
+                self._st.root = _find_root(zf.NameToInfo)
             self._st.zf = zf
             return zf
 
@@ -251,25 +254,15 @@ class ZipStore(Store):
 
         A store zipped from within its folder has its root metadata at the top
         of the archive; one zipped from the parent folder has a single top
-        folder (e.g. ``data.zarr``) that holds it. Returns that folder's name
+        folder (e.g. ``data.zarr``) that holds it. This is that folder's name
         when there is no metadata at the top and exactly one top folder with
-        metadata directly inside it, else ``""``.
+        metadata directly inside it, else ``""``. It is found when the file is
+        first opened and kept while the store lives: nodes are created below
+        it, never above (see ``ensure_parents``), so reopening finds it again.
         """
         with self._st.lock:
-            names = [n for n in self._file().NameToInfo if n not in self._st.deleted]
-        tops = set()
-        for name in names:
-            if name in _METADATA_NAMES:
-                return ""
-            tops.add(name.split("/", 1)[0] if "/" in name else name + "\0")
-        if len(tops) != 1:
-            return ""
-        (top,) = tops
-        if top.endswith("\0"):
-            return ""
-        if any(f"{top}/{meta}" in names for meta in _METADATA_NAMES):
-            return top
-        return ""
+            self._file()
+            return self._st.root or ""
 
     # -- closing ------------------------------------------------------------
     def close(self) -> None:
@@ -302,6 +295,24 @@ class ZipStore(Store):
             if os.path.exists(tmp):
                 os.remove(tmp)
             raise
+
+
+def _find_root(names: Iterable[str]) -> str:
+    """The root folder of a hierarchy zipped from its parent folder, else ``""`` (see ``ZipStore.root``)."""
+    names = set(names)
+    tops = set()
+    for name in names:
+        if name in _METADATA_NAMES:
+            return ""
+        tops.add(name.split("/", 1)[0] if "/" in name else name + "\0")
+    if len(tops) != 1:
+        return ""
+    (top,) = tops
+    if top.endswith("\0"):
+        return ""
+    if any(f"{top}/{meta}" in names for meta in _METADATA_NAMES):
+        return top
+    return ""
 
 
 def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
