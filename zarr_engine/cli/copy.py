@@ -25,6 +25,7 @@ from ._common import (
     EXIT_CODES_HELP,
     EXIT_OK,
     UsageError,
+    check_no_overlap,
     human_bytes,
     jsonable,
     open_node,
@@ -235,6 +236,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
         print(f"note: {args.dst} can only be written from this process; copying with threads", file=sys.stderr)
         scheduler, workers = None, None
     try:
+        check_no_overlap(src, store, root, args.src, args.dst)  # before anything is written
         try:
             pairs = copy_node(src, store, normalize_path(root), args)
         except ContainsNodeError as e:
