@@ -70,6 +70,7 @@ def test_copy_refuses_to_overwrite_without_the_flag(run, v2_array, tmp_path):
     assert run("copy", src, dst, "--no-progress").code == 0
     again = run("copy", src, dst, "--no-progress")
     assert again.code == 2 and "--overwrite" in again.err
+    assert "overwrite=True" not in again.err and again.err.count("--overwrite") == 1  # the hint said once
     assert run("copy", src, dst, "--overwrite", "--chunks", "50,60", "--no-progress").code == 0
     assert ze.open(str(dst), mode="r").chunks == (50, 60)
 

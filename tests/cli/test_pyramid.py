@@ -1,4 +1,4 @@
-"""``zarr-engine pyramid`` onto its own source: refused before anything is written."""
+"""``zarr-engine pyramid`` onto its own source, or onto an existing image: refused before anything is written."""
 
 from __future__ import annotations
 
@@ -30,3 +30,21 @@ def test_pyramid_refuses_a_destination_that_is_or_holds_its_source(run, image, t
     assert sorted(g.keys()) == ["raw"]
     np.testing.assert_array_equal(g["raw"][...], IMAGE)
 
+
+def test_pyramid_onto_an_existing_node_gives_the_command_line_hint_once(run, image, tmp_path):
+    dst = tmp_path / "out.zarr"
+    assert run("pyramid", image / "raw", dst, "--levels", "2", "--no-progress").code == 0
+    r = run("pyramid", image / "raw", dst, "--levels", "2", "--no-progress")
+    assert r.code == 2 and "already exists at /" in r.err
+    assert "overwrite=True" not in r.err and r.err.count("--overwrite") == 1
+    # a label image of that name exists: the multiscale module's hint is replaced too
+    assert run("pyramid", image / "raw", dst, "--label", "seg", "--no-progress").code == 0
+    r = run("pyramid", image / "raw", dst, "--label", "seg", "--no-progress")
+    assert r.code == 2 and "already has a label image 'seg'" in r.err
+    assert "overwrite=True" not in r.err and r.err.count("--overwrite") == 1
+    # a label image made from a level of the image it is added to goes beside that level: no overlap
+    r = run("pyramid", dst / "0", dst, "--label", "cells", "--no-progress")
+    assert r.code == 0, r.err
+    g = zarr.open_group(str(dst), mode="r")
+    np.testing.assert_array_equal(g["0"][...], IMAGE)
+    np.testing.assert_array_equal(g["labels/cells/0"][...], IMAGE)

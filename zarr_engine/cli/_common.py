@@ -50,6 +50,17 @@ class UsageError(Exception):
     """A command-line value is wrong; reported as one line with exit code 2."""
 
 
+#: how the library's messages tell to replace an existing node (core and multiscale)
+_API_OVERWRITE_HINT = re.compile(r"(; pass overwrite=True to replace it| \(overwrite=True replaces it\))$")
+
+
+def exists_error(exc: errors.ContainsNodeError) -> UsageError:
+    """``exc`` (a node already exists at the destination) as a command-line error
+    whose hint is the ``--overwrite`` flag rather than the library's argument."""
+    message = _API_OVERWRITE_HINT.sub("", str(exc))
+    return UsageError(f"{message}; pass --overwrite to replace it")
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The exit code a script should see for ``exc`` (see :data:`EXIT_CODES_HELP`)."""
     if isinstance(exc, (UsageError, errors.SelectionError, errors.ArgumentError)):

@@ -26,6 +26,7 @@ from ._common import (
     EXIT_OK,
     UsageError,
     check_no_overlap,
+    exists_error,
     human_bytes,
     jsonable,
     open_node,
@@ -240,7 +241,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
         try:
             pairs = copy_node(src, store, normalize_path(root), args)
         except ContainsNodeError as e:
-            raise UsageError(f"{e}; pass --overwrite to replace it") from None
+            raise exists_error(e) from None
         work = [store_array(read_array(s, write_blocks(d)), d) for s, d in pairs if s.size]
         if work:
             with dask_client(scheduler, workers) as client:

@@ -14,7 +14,15 @@ from ..core.nodes import join_path, normalize_path
 from ..errors import ContainsNodeError, ZarrEngineError
 from ..storage.url import resolve_store
 from ._common import (
-    EXIT_OK, UsageError, check_no_overlap, human_bytes, open_node, options_or_none, parse_shape, parse_storage_options,
+    EXIT_OK,
+    UsageError,
+    check_no_overlap,
+    exists_error,
+    human_bytes,
+    open_node,
+    options_or_none,
+    parse_shape,
+    parse_storage_options,
 )
 from .parallel import compute, dask_client
 
@@ -118,7 +126,7 @@ def cmd_pyramid(args: argparse.Namespace) -> int:
                 labels=args.label is not None, run=run,
             )
         except ContainsNodeError as e:
-            raise UsageError(f"{e}; pass --overwrite to replace it") from None
+            raise exists_error(e) from None
     seconds = time.perf_counter() - t0
     rows = [
         {"path": lev.path, "shape": list(lev.shape), "chunks": list(lev.array.chunks),

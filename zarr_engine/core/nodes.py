@@ -142,7 +142,8 @@ def prepare_new_node(store: Store, path: str, *, overwrite: bool) -> None:
         return
     if not overwrite:
         raise ContainsNodeError(
-            f"a {existing.node_type} already exists at {display_path(path)} in {store!r}; pass overwrite=True to replace it"
+            f"{'an' if existing.node_type == 'array' else 'a'} {existing.node_type} already exists at "
+            f"{display_path(path)} in {store!r}; pass overwrite=True to replace it"
         )
     store.delete_prefix(prefix_of(path))
 
