@@ -70,8 +70,71 @@ def test_copy_refuses_to_overwrite_without_the_flag(run, v2_array, tmp_path):
     assert run("copy", src, dst, "--no-progress").code == 0
     again = run("copy", src, dst, "--no-progress")
     assert again.code == 2 and "--overwrite" in again.err
+    assert "overwrite=True" not in again.err and again.err.count("--overwrite") == 1  # the hint said once
     assert run("copy", src, dst, "--overwrite", "--chunks", "50,60", "--no-progress").code == 0
     assert ze.open(str(dst), mode="r").chunks == (50, 60)
+
+
+def _tree(url) -> dict[str, list]:
+    """Every array below the group at ``url``, read by zarr-python."""
+    store = zarr.storage.ZipStore(str(url), mode="r") if str(url).endswith(".zip") else str(url)
+    g = zarr.open_group(store, mode="r")
+    return {name: a[...].tolist() for name, a in g.arrays()} | {
+        f"{name}/{sub}": a[...].tolist() for name, grp in g.groups() for sub, a in grp.arrays()}
+
+
+@pytest.fixture
+def small_group(tmp_path):
+    """A v3 group with /a and /sub/b, in a folder."""
+    g = ze.create_group(str(tmp_path / "data.zarr"))
+    g.create_array("a", shape=(4,), chunks=(2,), dtype="i4")[...] = [1, 2, 3, 4]
+    g.create_group("sub").create_array("b", shape=(2,), chunks=(2,), dtype="i4")[...] = [5, 6]
+    return tmp_path / "data.zarr"
+
+
+@pytest.mark.parametrize("src, dst, says", [
+    ("data.zarr", "data.zarr", "same node"),
+    ("data.zarr", "./data.zarr/", "same node"),
+    ("data.zarr", "link.zarr", "same node"),  # a symbolic link to the source
+    ("data.zarr/sub", "data.zarr", "holds SRC"),
+    ("data.zarr/sub/b", "file://{tmp}/data.zarr/sub", "holds SRC"),
+    ("data.zarr", "data.zarr/nested", "is inside SRC"),
+    ("data.zarr", "link.zarr/sub/b", "is inside SRC"),
+])
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_copy_refuses_a_destination_that_overlaps_the_source(run, small_group, tmp_path, monkeypatch, src, dst,
+                                                              says, overwrite):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.zarr").symlink_to(small_group)
+    before = _tree(small_group)
+    r = run("copy", src, dst.format(tmp=tmp_path), "--no-progress", *(["--overwrite"] if overwrite else []))
+    assert r.code == 2 and says in r.err, r.err
+    assert _tree(small_group) == before == {"a": [1, 2, 3, 4], "sub/b": [5, 6]}
+    assert sorted(p.name for p in small_group.iterdir()) == ["a", "sub", "zarr.json"]  # nothing written
+
+
+def test_copy_refuses_overlaps_inside_one_zip_whatever_the_url_form(run, small_group, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("copy", small_group, "g.zip", "--no-progress").code == 0
+    before = (tmp_path / "g.zip").read_bytes()
+    for src, dst in (("g.zip", f"zip://{tmp_path}/g.zip"), (f"zip://{tmp_path}/g.zip/sub", "g.zip"),
+                     ("g.zip", f"zip://{tmp_path}/g.zip/sub/c")):
+        r = run("copy", src, dst, "--overwrite", "--no-progress")
+        assert r.code == 2 and "SRC" in r.err, r.err
+        assert (tmp_path / "g.zip").read_bytes() == before
+    assert _tree(tmp_path / "g.zip") == {"a": [1, 2, 3, 4], "sub/b": [5, 6]}
+    # siblings in one zip do not overlap
+    r = run("copy", f"zip://{tmp_path}/g.zip/sub", f"zip://{tmp_path}/g.zip/sub2", "--no-progress")
+    assert r.code == 0, r.err
+    assert _tree(tmp_path / "g.zip") == {"a": [1, 2, 3, 4], "sub/b": [5, 6], "sub2/b": [5, 6]}
+
+
+def test_copy_to_a_sibling_or_a_similar_name_is_not_an_overlap(run, small_group, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("copy", "data.zarr/sub", "data.zarr/sub2", "--no-progress").code == 0
+    assert run("copy", "data.zarr", "data.zarr2", "--no-progress").code == 0  # a prefix of the name only
+    assert _tree(small_group) == {"a": [1, 2, 3, 4], "sub/b": [5, 6], "sub2/b": [5, 6]}
+    assert _tree(tmp_path / "data.zarr2") == _tree(small_group)
 
 
 def test_copy_usage_errors(run, v2_array, tmp_path):

@@ -181,3 +181,30 @@ def test_a_store_that_is_gone_has_closed_its_connections(tmp_path: Path) -> None
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             conn.execute("SELECT 1")
     assert SQLiteStore(tmp_path / "gone.db").get_many(["a", "b", "c"]) == {"a": b"1", "b": b"2", "c": b"3"}
+
+
+@pytest.mark.parametrize("name", ["s.db", "no_suffix"])
+def test_a_plain_path_to_a_database_opens_it(tmp_path: Path, name: str) -> None:
+    import numpy as np
+
+    import zarr_engine as ze
+
+    path = tmp_path / name
+    ze.create_array(f"sqlite://{path}", path="x", shape=(3,), chunks=(2,), dtype="i2")[:] = [7, 8, 9]
+    for mode in ("r", "a"):
+        g = ze.open_group(str(path), mode=mode)
+        assert isinstance(g.store, SQLiteStore) and g.store.url == f"sqlite://{path}"
+        np.testing.assert_array_equal(g["x"][:], np.array([7, 8, 9], dtype="i2"))
+    with open(path, "rb") as f:
+        assert f.read(16) == b"SQLite format 3\0"  # still a database: no zip appended to it
+
+
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_opening_a_missing_database_creates_nothing(tmp_path: Path, mode: str) -> None:
+    import zarr_engine as ze
+
+    path = tmp_path / "missing.db"
+    with pytest.raises(StoreError, match="missing.db.*no such file"):
+        ze.open_group(f"sqlite://{path}", mode=mode)
+    assert not path.exists()
+    assert os.listdir(tmp_path) == []

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import zarr
 
-from zarr_engine.errors import InvalidKeyError, StoreError
+import zarr_engine as ze
+from zarr_engine.errors import ContainsNodeError, InvalidKeyError, StoreError
 from zarr_engine.storage import ZipStore, resolve_store
 from zarr_engine.storage.conformance import StoreConformance
 
@@ -135,3 +139,153 @@ def test_threaded_reads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+# -- opening a file that is not a zip -----------------------------------------
+def _sqlite_bytes(tmp_path: Path) -> bytes:
+    import sqlite3
+
+    path = tmp_path / "made.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    return path.read_bytes()
+
+
+def _cut_zip_bytes(tmp_path: Path) -> bytes:
+    a = ze.create_array(str(tmp_path / "whole.zip"), shape=(100,), chunks=(10,), dtype="i4")
+    a[:] = np.arange(100)
+    a.store.close()
+    return (tmp_path / "whole.zip").read_bytes()[:-30]  # the end record is lost
+
+
+@pytest.mark.parametrize("kind", ["text", "sqlite", "cut zip"])
+@pytest.mark.parametrize("mode", ["r", "r+", "a", "w", "w-"])
+def test_a_file_that_is_not_a_zip_is_refused_and_left_unchanged(tmp_path: Path, kind: str, mode: str) -> None:
+    content = {"text": lambda: b"hi", "sqlite": lambda: _sqlite_bytes(tmp_path),
+               "cut zip": lambda: _cut_zip_bytes(tmp_path)}[kind]()
+    path = tmp_path / "other.zip"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="is not a zip file") as info:
+        ze.open_group(f"zip://{path}", mode=mode)
+    assert str(path) in str(info.value)
+    if kind == "sqlite":
+        assert f"sqlite://{path}" in str(info.value)  # the form that opens it
+    with pytest.raises(StoreError, match="is not a zip file"):
+        ZipStore(path, "a" if mode in ("w", "w-") else mode)
+    assert path.read_bytes() == content
+
+
+def test_a_plain_path_to_a_file_that_is_not_a_zip_is_left_unchanged(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hi")
+    with pytest.raises(StoreError, match="notes.txt is not a zip file"):
+        ze.open_group(str(notes), mode="a")
+    assert notes.read_bytes() == b"hi"
+
+
+def test_an_empty_file_opens_as_an_empty_archive(tmp_path: Path) -> None:
+    path = tmp_path / "empty.zip"
+    path.touch()  # as tempfile.NamedTemporaryFile(suffix=".zip") leaves it
+    a = ze.open_array(str(path), mode="a", shape=(3,), chunks=(3,), dtype="i2")
+    a[:] = [4, 5, 6]
+    a.store.close()
+    ref = zarr.open_array(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref[:], [4, 5, 6])
+
+
+# -- the mode is the node's, not the file's -----------------------------------
+def _zip_with_keep(path: Path) -> None:
+    g = ze.open_group(str(path), mode="w")
+    g.create_array("keep", shape=(3,), chunks=(3,), dtype="i4")[:] = [1, 2, 3]
+    g.create_group("sub").attrs["old"] = True
+    g.store.close()
+
+
+def _members(path: Path) -> list[str]:
+    return sorted(zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r").keys())
+
+
+@pytest.mark.parametrize("how", ["path", "url"])
+def test_mode_w_on_a_node_inside_a_zip_replaces_only_that_node(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "g.zip"
+    _zip_with_keep(path)
+    if how == "path":
+        new = ze.open_group(str(path), path="sub", mode="w")
+    else:
+        new = ze.open_group(f"zip://{path}/sub", mode="w")
+    assert dict(new.attrs) == {}
+    new.store.close()
+    y = ze.open_array(str(path), path="new", mode="w", shape=(2,), chunks=(2,), dtype="i4")
+    y[:] = [8, 9]
+    y.store.close()
+    assert _members(path) == ["keep", "new", "sub"]
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref["keep"][:], [1, 2, 3])
+    np.testing.assert_array_equal(ref["new"][:], [8, 9])
+    assert dict(ref["sub"].attrs) == {}
+
+
+def test_mode_w_minus_inside_a_zip_refuses_only_an_existing_node(tmp_path: Path) -> None:
+    path = tmp_path / "h.zip"
+    _zip_with_keep(path)
+    a = ze.open_array(str(path), path="other", mode="w-", shape=(2,), chunks=(2,), dtype="i4")
+    a[:] = [5, 6]
+    a.store.close()
+    before = path.read_bytes()
+    with pytest.raises(ContainsNodeError, match="/keep"):
+        ze.open_array(f"zip://{path}/keep", mode="w-", shape=(2,), dtype="i4")
+    with pytest.raises(ContainsNodeError, match="at /"):
+        ze.open_group(str(path), mode="w-")
+    assert path.read_bytes() == before
+    assert _members(path) == ["keep", "other", "sub"]
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    np.testing.assert_array_equal(ref["other"][:], [5, 6])
+
+
+def test_mode_w_on_the_root_of_a_zip_replaces_everything(tmp_path: Path) -> None:
+    path = tmp_path / "r.zip"
+    _zip_with_keep(path)
+    ze.open_group(str(path), mode="w", attributes={"fresh": 1}).store.close()
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), mode="r")
+    assert list(ref.keys()) == [] and dict(ref.attrs) == {"fresh": 1}
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["zarr.json"]
+
+
+# -- a zip made from the parent folder of a store ---------------------------------
+def _parent_zip(tmp_path: Path) -> Path:
+    g = ze.open_group(str(tmp_path / "data.zarr"), mode="w")
+    g.create_array("t", shape=(4,), chunks=(4,), dtype="i4")[:] = np.arange(4)
+    g.create_group("sub").create_array("u", shape=(2,), chunks=(2,), dtype="i4")[:] = [5, 6]
+    # like `zip -r parent.zip data.zarr`: every member under data.zarr/
+    return Path(shutil.make_archive(str(tmp_path / "parent"), "zip", str(tmp_path), "data.zarr"))
+
+
+@pytest.mark.parametrize("mode", ["a", "r+"])
+def test_writing_to_a_zip_made_from_the_parent_folder_stays_under_its_top_folder(tmp_path: Path, mode: str) -> None:
+    path = _parent_zip(tmp_path)
+    g = ze.open_group(str(path), mode=mode)
+    g.create_array("new", shape=(2,), chunks=(2,), dtype="i1")[:] = [1, 2]
+    g.create_group("deep/er")  # a missing parent below the root is created, none above it
+    g.store.close()
+    with zipfile.ZipFile(path) as zf:
+        assert all(n.startswith("data.zarr/") for n in zf.namelist())
+    ref = zarr.open_group(zarr.storage.ZipStore(str(path), mode="r"), path="data.zarr", mode="r")
+    assert sorted(ref.keys()) == ["deep", "new", "sub", "t"]
+    np.testing.assert_array_equal(ref["new"][:], [1, 2])
+    # the root is found again, so the old paths still work
+    np.testing.assert_array_equal(ze.open_array(str(path), path="t", mode="r")[:], np.arange(4))
+    assert sorted(ze.open_group(str(path), mode="r").keys()) == ["deep", "new", "sub", "t"]
+
+
+def test_an_inner_path_of_a_zip_made_from_the_parent_folder_is_below_its_top_folder(tmp_path: Path) -> None:
+    path = _parent_zip(tmp_path)
+    for url in (f"zip://{path}/sub/u", f"zip://{path}/data.zarr/sub/u"):
+        a = ze.open_array(url, mode="r")
+        assert a.path == "data.zarr/sub/u"
+        np.testing.assert_array_equal(a[:], [5, 6])
+    np.testing.assert_array_equal(ze.open_array(str(path), path="sub/u", mode="r")[:], [5, 6])
+    ze.open_group(f"zip://{path}/sub/v", mode="w").store.close()
+    with zipfile.ZipFile(path) as zf:
+        assert "data.zarr/sub/v/zarr.json" in zf.namelist()

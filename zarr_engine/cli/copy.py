@@ -25,6 +25,8 @@ from ._common import (
     EXIT_CODES_HELP,
     EXIT_OK,
     UsageError,
+    check_no_overlap,
+    exists_error,
     human_bytes,
     jsonable,
     open_node,
@@ -235,10 +237,11 @@ def cmd_copy(args: argparse.Namespace) -> int:
         print(f"note: {args.dst} can only be written from this process; copying with threads", file=sys.stderr)
         scheduler, workers = None, None
     try:
+        check_no_overlap(src, store, root, args.src, args.dst)  # before anything is written
         try:
             pairs = copy_node(src, store, normalize_path(root), args)
         except ContainsNodeError as e:
-            raise UsageError(f"{e}; pass --overwrite to replace it") from None
+            raise exists_error(e) from None
         work = [store_array(read_array(s, write_blocks(d)), d) for s, d in pairs if s.size]
         if work:
             with dask_client(scheduler, workers) as client:

@@ -10,8 +10,20 @@ import time
 from typing import Any
 
 from ..core.array import Array
-from ..errors import ContainsNodeError
-from ._common import EXIT_OK, UsageError, human_bytes, open_node, options_or_none, parse_shape, parse_storage_options
+from ..core.nodes import join_path, normalize_path
+from ..errors import ContainsNodeError, ZarrEngineError
+from ..storage.url import resolve_store
+from ._common import (
+    EXIT_OK,
+    UsageError,
+    check_no_overlap,
+    exists_error,
+    human_bytes,
+    open_node,
+    options_or_none,
+    parse_shape,
+    parse_storage_options,
+)
 from .parallel import compute, dask_client
 
 
@@ -68,6 +80,19 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_pyramid)
 
 
+def _check_target(src: Array, args: argparse.Namespace, opts: dict[str, Any]) -> None:
+    """Refuse a DST that is SRC or holds it (with --overwrite it would be deleted before it is read)."""
+    try:
+        store, root = resolve_store(args.dst, mode="r", storage_options=options_or_none(opts))
+    except ZarrEngineError:
+        return  # DST cannot be opened yet (a zip or database still to be made): it holds nothing
+    try:
+        target = join_path(normalize_path(root), f"labels/{args.label}") if args.label else root
+        check_no_overlap(src, store, target, args.src, args.dst)
+    finally:
+        store.close()
+
+
 def cmd_pyramid(args: argparse.Namespace) -> int:
     """Build the pyramid (see ``zarr-engine pyramid --help``)."""
     from ..multiscale import build_pyramid
@@ -85,6 +110,7 @@ def cmd_pyramid(args: argparse.Namespace) -> int:
     src = open_node(args.src, opts)
     if not isinstance(src, Array):
         raise UsageError(f"SRC {args.src} is a group; pyramid needs an array")
+    _check_target(src, args, opts)
     progress = not args.no_progress
 
     t0 = time.perf_counter()
@@ -100,7 +126,7 @@ def cmd_pyramid(args: argparse.Namespace) -> int:
                 labels=args.label is not None, run=run,
             )
         except ContainsNodeError as e:
-            raise UsageError(f"{e}; pass --overwrite to replace it") from None
+            raise exists_error(e) from None
     seconds = time.perf_counter() - t0
     rows = [
         {"path": lev.path, "shape": list(lev.shape), "chunks": list(lev.array.chunks),

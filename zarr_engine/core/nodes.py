@@ -90,10 +90,26 @@ def write_metadata(store: Store, path: str, meta: NodeMetadata) -> None:
         store.delete(prefix + ".zattrs")
 
 
+def _hierarchy_root(store: Store) -> str:
+    """The folder inside ``store`` that holds its root node: ``""`` but for a zip
+    zipped from the parent folder of a hierarchy (``data.zarr/...``)."""
+    from ..storage.zip import ZipStore
+
+    return store.root if isinstance(store, ZipStore) else ""
+
+
 def ensure_parents(store: Store, path: str, zarr_format: int) -> None:
-    """Create the missing groups above ``path``; refuse when an ancestor is an array."""
+    """Create the missing groups above ``path``; refuse when an ancestor is an array.
+
+    Nothing is created above the store's hierarchy root (a zip zipped from the
+    parent folder keeps everything under its one top folder, so that it is
+    still found as the root when the zip is opened again).
+    """
     parts = path.split("/") if path else []
     ancestors = ["/".join(parts[:i]) for i in range(len(parts))]
+    root = _hierarchy_root(store) if ancestors else ""
+    if root:
+        ancestors = [a for a in ancestors if a != "" and not root.startswith(a + "/")]
     if not ancestors:
         return
     keys = [prefix_of(a) + k for a in ancestors for k in METADATA_KEYS]
@@ -126,7 +142,8 @@ def prepare_new_node(store: Store, path: str, *, overwrite: bool) -> None:
         return
     if not overwrite:
         raise ContainsNodeError(
-            f"a {existing.node_type} already exists at {display_path(path)} in {store!r}; pass overwrite=True to replace it"
+            f"{'an' if existing.node_type == 'array' else 'a'} {existing.node_type} already exists at "
+            f"{display_path(path)} in {store!r}; pass overwrite=True to replace it"
         )
     store.delete_prefix(prefix_of(path))
 

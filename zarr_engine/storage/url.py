@@ -11,6 +11,7 @@ from .base import Store
 
 _MODES = ("r", "r+", "a", "w", "w-")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_SQLITE_MAGIC = b"SQLite format 3\0"
 #: The package providing each common fsspec protocol, for error messages.
 _PACKAGES = {
     "s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "http": "aiohttp",
@@ -50,17 +51,34 @@ def _zip(path: str, mode: str, url: str) -> tuple[Store, str]:
     from .zip import ZipStore
 
     file, inner = _split_container(path, (".zip",))
-    store = ZipStore(file, {"r": "r", "r+": "r+", "a": "a", "w": "w", "w-": "x"}[mode])
-    if not inner and mode in ("r", "r+", "a"):
-        inner = store.root  # a hierarchy zipped from its parent folder
-    return store, inner.strip("/")
+    # The mode is the node's, as for a folder: "w" replaces and "w-" refuses the
+    # node opened, not the file. So the file is opened for appending (created
+    # when missing) and every other node in it stays; "w" on the root node
+    # replaces everything below it, which empties the archive.
+    store = ZipStore(file, mode if mode in ("r", "r+") else "a")
+    root, inner = store.root, inner.strip("/")
+    if root and inner != root and not inner.startswith(root + "/"):
+        # a hierarchy zipped from its parent folder: inner paths are below its top folder
+        inner = f"{root}/{inner}" if inner else root
+    return store, inner
 
 
 def _sqlite(path: str, mode: str) -> tuple[Store, str]:
     from .sqlite import SQLiteStore
 
     file, inner = _split_container(path, _SQLITE_SUFFIXES)
+    if mode == "r+" and not os.path.isfile(file):
+        # SQLite would create an empty database: "r+" opens only what exists
+        raise StoreError(f"cannot open sqlite://{file.replace(os.sep, '/')} with mode 'r+': no such file")
     return SQLiteStore(file, read_only=_read_only(mode)), inner.strip("/")
+
+
+def _is_sqlite(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def _fsspec(url: str, mode: str, storage_options: Mapping[str, Any] | None) -> Store:
@@ -97,17 +115,22 @@ def resolve_store(
     * a :class:`Store` is returned as is, with path ``""``;
     * ``"memory://name/inner"``: the process-wide :class:`MemoryStore` ``name``;
     * ``"file:///abs"``, ``"/abs"``, ``"rel/path"``: :class:`LocalStore`
-      (a local path ending in ``.zip`` gives a :class:`ZipStore`);
-    * ``"zip:///abs/x.zip[/inner]"``: :class:`ZipStore`; without an inner path
-      the archive's root node is found whether it was zipped from within its
-      folder or from the parent folder;
+      (a local path to an existing SQLite database gives a :class:`SQLiteStore`;
+      one ending in ``.zip``, or to any other existing file, a :class:`ZipStore`);
+    * ``"zip:///abs/x.zip[/inner]"``: :class:`ZipStore`; the archive's root
+      node is found whether it was zipped from within its folder or from the
+      parent folder, and an inner path is taken below it (``data.zarr/inner``
+      may be spelled out too);
     * ``"sqlite:///abs/x.db[/inner]"``: :class:`SQLiteStore`;
     * any other fsspec URL (``s3://``, ``gs://``, ``https://``, ``zip::s3://``...):
       :class:`FsspecStore`.
 
     ``mode`` follows zarr-python: ``"r"`` read-only; ``"r+"``, ``"a"``,
-    ``"w"``, ``"w-"`` writable (deleting or refusing existing content is the
-    caller's business, except that a zip file opened with ``"w"`` is truncated).
+    ``"w"``, ``"w-"`` writable. Deleting or refusing an existing node is the
+    caller's business: the mode is about the node, so a zip or SQLite file is
+    never truncated here, and ``"w"`` on a node inside it keeps the others.
+    ``"r+"`` needs an existing zip or SQLite file, and a file that is not a
+    zip archive is refused without being changed.
     """
     read_only = _read_only(mode)
     if isinstance(store_like, Store):
@@ -150,6 +173,8 @@ def resolve_store(
 def _local(path: str, mode: str, read_only: bool, url: str) -> tuple[Store, str]:
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(path):
+        if os.path.isfile(path) and _is_sqlite(path):
+            return _sqlite(path, mode)
         if path.endswith(".zip") or os.path.isfile(path):
             return _zip(path, mode, url)
     from .local import LocalStore

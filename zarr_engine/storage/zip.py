@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import InvalidKeyError, StoreError
@@ -28,6 +28,26 @@ from .base import Store, validate_key, validate_prefix
 
 _METADATA_NAMES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 _MODES = {"r": "r", "w": "w", "a": "a", "r+": "a", "x": "x", "w-": "x"}
+_SQLITE_MAGIC = b"SQLite format 3\0"
+
+
+def _not_a_zip(path: str) -> str | None:
+    """Why the existing file at ``path`` cannot be opened as a zip archive, or None when it can.
+
+    An empty file counts as an empty archive. Anything else without a zip's
+    end record (a text file, a SQLite database, a zip cut short) is refused:
+    zipfile would append a second archive to it instead of reading it.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        return f"cannot read it: {exc}"
+    if not head or zipfile.is_zipfile(path):
+        return None
+    if head == _SQLITE_MAGIC:
+        return "it is a SQLite database: open it as sqlite://" + path.replace(os.sep, "/")
+    return "no zip end record: another kind of file, or a zip that was cut short"
 
 
 class _Archive:
@@ -39,6 +59,7 @@ class _Archive:
         self.zf: zipfile.ZipFile | None = None
         self.deleted: set[str] = set()  # hidden now, dropped from the file on close
         self.superseded = False  # some name has an older member to drop on close
+        self.root: str | None = None  # the hierarchy's root, found when the file is first opened
 
 
 class ZipStore(Store):
@@ -46,7 +67,9 @@ class ZipStore(Store):
 
     ``mode``: ``"r"`` read-only; ``"w"`` create or truncate; ``"a"`` read and
     write, creating the file when missing; ``"r+"`` like ``"a"`` but the file
-    must exist; ``"x"``/``"w-"`` create, failing when the file exists.
+    must exist; ``"x"``/``"w-"`` create, failing when the file exists. An
+    existing file that is not a zip archive (an empty one is taken as an empty
+    archive) raises :class:`StoreError` in every mode but ``"w"``, unchanged.
     """
 
     supports_ranges = True
@@ -101,6 +124,13 @@ class ZipStore(Store):
         with self._st.lock:
             if self._st.zf is not None:
                 return self._st.zf
+            if self._st.open_mode in ("r", "a") and os.path.isfile(self.path):
+                # checked before zipfile sees it: in mode "a" zipfile appends a new
+                # archive to any file that is not a zip, changing it for good
+                why = _not_a_zip(self.path)
+                if why is not None:
+                    kept = "; the file was left unchanged" if self._st.open_mode == "a" else ""
+                    raise StoreError(f"{self.path} is not a zip file ({why}){kept}")
             try:
                 zf = zipfile.ZipFile(self.path, self._st.open_mode, compression=self.compression, allowZip64=True)
             except FileNotFoundError as exc:
@@ -116,6 +146,8 @@ class ZipStore(Store):
                 raise
             if self._st.open_mode in ("w", "x"):
                 self._st.open_mode = "a"  # a lazy reopen after close() must not truncate
+            if self._st.root is None:
+                self._st.root = _find_root(zf.NameToInfo)
             self._st.zf = zf
             return zf
 
@@ -222,25 +254,15 @@ class ZipStore(Store):
 
         A store zipped from within its folder has its root metadata at the top
         of the archive; one zipped from the parent folder has a single top
-        folder (e.g. ``data.zarr``) that holds it. Returns that folder's name
+        folder (e.g. ``data.zarr``) that holds it. This is that folder's name
         when there is no metadata at the top and exactly one top folder with
-        metadata directly inside it, else ``""``.
+        metadata directly inside it, else ``""``. It is found when the file is
+        first opened and kept while the store lives: nodes are created below
+        it, never above (see ``ensure_parents``), so reopening finds it again.
         """
         with self._st.lock:
-            names = [n for n in self._file().NameToInfo if n not in self._st.deleted]
-        tops = set()
-        for name in names:
-            if name in _METADATA_NAMES:
-                return ""
-            tops.add(name.split("/", 1)[0] if "/" in name else name + "\0")
-        if len(tops) != 1:
-            return ""
-        (top,) = tops
-        if top.endswith("\0"):
-            return ""
-        if any(f"{top}/{meta}" in names for meta in _METADATA_NAMES):
-            return top
-        return ""
+            self._file()
+            return self._st.root or ""
 
     # -- closing ------------------------------------------------------------
     def close(self) -> None:
@@ -273,6 +295,24 @@ class ZipStore(Store):
             if os.path.exists(tmp):
                 os.remove(tmp)
             raise
+
+
+def _find_root(names: Iterable[str]) -> str:
+    """The root folder of a hierarchy zipped from its parent folder, else ``""`` (see ``ZipStore.root``)."""
+    names = set(names)
+    tops = set()
+    for name in names:
+        if name in _METADATA_NAMES:
+            return ""
+        tops.add(name.split("/", 1)[0] if "/" in name else name + "\0")
+    if len(tops) != 1:
+        return ""
+    (top,) = tops
+    if top.endswith("\0"):
+        return ""
+    if any(f"{top}/{meta}" in names for meta in _METADATA_NAMES):
+        return top
+    return ""
 
 
 def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
