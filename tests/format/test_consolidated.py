@@ -111,3 +111,29 @@ def test_v3_consolidated_errors():
     bad_child = {"kind": "inline", "must_understand": False, "metadata": {"c": {"zarr_format": 3, "node_type": "array"}}}
     with pytest.raises(MetadataError, match="node '/g/c'.*'shape'"):
         parse_node({"zarr.json": json.dumps({**base, "consolidated_metadata": bad_child}).encode()}, "g")
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_nonfinite_attributes_in_consolidated_metadata_match_zarr_python(tmp_path, fmt):
+    import math
+
+    import zarr
+
+    attrs = {"missing_value": float("nan"), "range": [float("-inf"), [float("inf")]]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = zarr.create_group(store=str(tmp_path), zarr_format=fmt, attributes=attrs)
+        g.create_array("a", shape=(2,), dtype="<f4", fill_value=float("nan"), attributes=attrs)
+        g.create_array("b", shape=(2,), dtype="<i2")
+        zarr.consolidate_metadata(str(tmp_path))
+    if fmt == 2:
+        raw = (tmp_path / ".zmetadata").read_bytes()
+        assert b'"missing_value": NaN' in raw and b'"fill_value": "NaN"' in raw
+        group = group_from_zmetadata(raw)
+        assert to_documents(group)[".zmetadata"] == raw
+    else:
+        raw = (tmp_path / "zarr.json").read_bytes()
+        group = parse_node(read_docs(tmp_path), "")
+        assert to_documents(group)["zarr.json"] == raw
+    assert math.isnan(group.consolidated["a"].attributes["missing_value"])
+    assert group.consolidated["a"].attributes["range"] == [-math.inf, [math.inf]]

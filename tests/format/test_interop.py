@@ -146,3 +146,28 @@ def test_sharded_and_structured_v3(tmp_path):
     meta = parse_node(docs, "t")
     assert meta.dtype == sdt and meta.fill_value.tobytes() == b"\x01" * 12
     assert to_documents(meta)["zarr.json"] == docs["zarr.json"]
+
+
+NONFINITE_ATTRS = {
+    "missing_value": float("nan"),
+    "valid_range": [float("-inf"), float("inf")],
+    "nested": {"list": [1.5, float("nan"), [float("inf")]], "text": "NaN"},
+}
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_nonfinite_attributes_are_written_byte_for_byte_as_zarr_python_writes_them(tmp_path, fmt):
+    import zarr
+
+    zarr.create_group(store=str(tmp_path / "g"), zarr_format=fmt, attributes=NONFINITE_ATTRS)
+    zp_create(tmp_path / "g" / "a", shape=(2,), dtype="<f4", fill_value=float("nan"), zarr_format=fmt,
+              attributes=NONFINITE_ATTRS, compressors=None)
+    for folder in (tmp_path / "g", tmp_path / "g" / "a"):
+        docs = {k: (folder / k).read_bytes() for k in METADATA_KEYS if (folder / k).exists()}
+        meta = parse_node(docs, folder.name)
+        assert math.isnan(meta.attributes["missing_value"])  # a float, not the string "NaN"
+        assert meta.attributes["valid_range"] == [-math.inf, math.inf]
+        ours = to_documents(meta)
+        assert ours == docs  # bare NaN/Infinity in attributes, the fill value still "NaN"
+    theirs = zarr.open_array(store=str(tmp_path / "g" / "a"), mode="r")
+    assert math.isnan(theirs.attrs["nested"]["list"][1]) and theirs.attrs["nested"]["text"] == "NaN"

@@ -215,3 +215,36 @@ def test_groups_and_consolidated_metadata_interop(tmp_path, fmt):
     assert sorted(g.keys()) == ["inner", "x"]
     np.testing.assert_array_equal(g["x"][...], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(g["inner/y"][...], np.full((2, 2), 9, "u1"))
+
+
+def _assert_nonfinite(attrs):
+    import math
+
+    assert isinstance(attrs["missing_value"], float) and math.isnan(attrs["missing_value"])
+    assert attrs["valid_range"] == [-math.inf, math.inf]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_nonfinite_float_attributes_stay_floats_both_ways(tmp_path, fmt):
+    attrs = {"missing_value": float("nan"), "valid_range": [float("-inf"), float("inf")]}
+    # ours, read by zarr-python and by us: floats, not the strings "NaN"/"Infinity"
+    g = ze.create_group(str(tmp_path / "ours"), zarr_format=fmt, attributes=attrs)
+    g.create_array("a", shape=(2,), dtype="f4", attributes=attrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zg = zarr.open_group(str(tmp_path / "ours"), mode="r")
+        _assert_nonfinite(dict(zg.attrs))
+        _assert_nonfinite(dict(zg["a"].attrs))
+    _assert_nonfinite(dict(ze.open_group(str(tmp_path / "ours"), mode="r").attrs))
+    _assert_nonfinite(dict(ze.open_array(str(tmp_path / "ours/a"), mode="r").attrs))
+    # zarr-python's: setting an unrelated attribute with us leaves its NaN attributes floats
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        za = zarr.create_array(str(tmp_path / "theirs"), shape=(2,), dtype="f4", zarr_format=fmt)
+        za.attrs.update(attrs)
+    ze.open_array(str(tmp_path / "theirs"), mode="r+").attrs["units"] = "K"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back = dict(zarr.open_array(str(tmp_path / "theirs"), mode="r").attrs)
+    _assert_nonfinite(back)
+    assert back["units"] == "K"

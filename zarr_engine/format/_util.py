@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from typing import Any, NoReturn
 
 import numpy as np
@@ -144,10 +143,12 @@ def load_json(raw: Any, path: str, key: str) -> dict[str, Any]:
 def to_plain_json(value: Any, where_: str = "", depth: int = 0) -> Any:
     """A deep copy of ``value`` made of JSON types only.
 
-    Non-finite floats become the strings "NaN", "Infinity", "-Infinity" (the
-    spellings the Zarr specs use for fill values) because bare NaN tokens are
-    not JSON and many readers reject them; numpy scalars and arrays become
-    Python numbers and lists; tuples become lists.
+    Numpy scalars and arrays become Python numbers and lists; tuples become
+    lists. Non-finite floats stay floats, which :func:`dump_json` writes as
+    the bare tokens ``NaN``, ``Infinity`` and ``-Infinity``, as zarr-python
+    does in attributes, so that they read back as floats there and here. Fill
+    values are not affected: they are encoded beforehand, with the spec's
+    strings ("NaN"...).
     """
     if depth > MAX_DEPTH:
         raise MetadataError(f"cannot serialise metadata{where_}: nested more than {MAX_DEPTH} levels")
@@ -156,11 +157,7 @@ def to_plain_json(value: Any, where_: str = "", depth: int = 0) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
+        return float(value)
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -178,9 +175,15 @@ def to_plain_json(value: Any, where_: str = "", depth: int = 0) -> Any:
 
 
 def dump_json(doc: Any, indent: int | None = 2) -> bytes:
-    """JSON bytes as zarr-python writes them: indent 2, ASCII-escaped, no trailing newline."""
+    """JSON bytes as zarr-python writes them: indent 2, ASCII-escaped, no trailing newline.
+
+    A non-finite float (only attributes hold one: fill values are encoded as
+    strings before) is written as a bare ``NaN``/``Infinity``/``-Infinity``
+    token, as zarr-python writes it; strict JSON has no such tokens, but
+    zarr-python, Python's json and this package read them back as floats.
+    """
     plain = to_plain_json(doc)
-    return json.dumps(plain, indent=indent, ensure_ascii=True, allow_nan=False).encode("ascii")
+    return json.dumps(plain, indent=indent, ensure_ascii=True, allow_nan=True).encode("ascii")
 
 
 def check_depth(value: Any, path: str, key: str, field: str, depth: int = 0) -> None:

@@ -45,9 +45,11 @@ def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
 def to_documents(meta: NodeMetadata) -> dict[str, bytes]:
     """The metadata documents of a node as JSON bytes, as zarr-python writes them.
 
-    Indented by 2 (``.zmetadata`` compact, as zarr-python writes it), ASCII
-    escaped, and with NaN/Infinity written as the strings "NaN"/"Infinity"
-    (also inside attributes) because bare NaN tokens are not JSON.
+    Indented by 2 (``.zmetadata`` compact, as zarr-python writes it) and ASCII
+    escaped. A non-finite fill value is the string "NaN"/"Infinity"/"-Infinity"
+    the specs prescribe, while a float NaN or infinity in attributes (at any
+    depth) is written as the bare token ``NaN``/``Infinity``/``-Infinity``, as
+    zarr-python writes it, so that it reads back as a float in both libraries.
     """
     return {
         key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2)
