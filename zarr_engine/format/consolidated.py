@@ -86,9 +86,9 @@ def _v2_docs(node: NodeMetadata, rel: str) -> tuple[dict[str, Any], dict[str, An
         raise MetadataError(f"v2 consolidated metadata cannot hold the v3 node {rel or '/'!r}")
     if isinstance(node, ArrayMetadata):
         docs = array_to_documents(node)
-        return docs[".zarray"], docs.get(".zattrs", {})
+        return docs[".zarray"], docs[".zattrs"]
     docs = group_to_documents(node)
-    return docs[".zgroup"], docs.get(".zattrs", {})
+    return docs[".zgroup"], docs[".zattrs"]
 
 
 def zmetadata_bytes(nodes: dict[str, NodeMetadata]) -> bytes:

@@ -23,9 +23,11 @@ METADATA_KEYS = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ATTRIBUTES_KEY)
 def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
     """The metadata documents of a node as JSON-like dicts, keyed by relative store key.
 
-    v3: ``{"zarr.json": ...}``. v2 array: ``.zarray`` (+ ``.zattrs`` when
-    there are attributes); v2 group: ``.zgroup`` (+ ``.zattrs``), and
-    ``.zmetadata`` when the group carries consolidated metadata.
+    v3: ``{"zarr.json": ...}``. v2 array: ``.zarray`` and ``.zattrs``; v2
+    group: ``.zgroup`` and ``.zattrs``, and ``.zmetadata`` when the group
+    carries consolidated metadata. The ``.zattrs`` of a v2 node is there even
+    without attributes (``{}``): zarr-python 3.1 writes one for every array
+    and group, so the two libraries leave the same keys in the store.
     """
     if meta.zarr_format == 3:
         doc = array_to_json(meta) if isinstance(meta, ArrayMetadata) else group_to_json(meta)
