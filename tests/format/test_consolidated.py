@@ -137,3 +137,23 @@ def test_nonfinite_attributes_in_consolidated_metadata_match_zarr_python(tmp_pat
         assert to_documents(group)["zarr.json"] == raw
     assert math.isnan(group.consolidated["a"].attributes["missing_value"])
     assert group.consolidated["a"].attributes["range"] == [-math.inf, [math.inf]]
+
+
+def test_without_node_drops_the_node_and_what_is_below_it_only():
+    from zarr_engine.format.consolidated import without_node
+
+    root = parse_node({"zarr.json": b'{"zarr_format": 3, "node_type": "group"}'}, "")
+    arr = create_array_metadata(shape=(2,), dtype="i4", chunks=1)
+    # "sub" also carries consolidated metadata of its own, nested rather than flattened
+    sub = root.replace(consolidated={"x": arr, "deep": root, "deep/z": arr})
+    nodes = {"sub": sub, "sub/x": arr, "sub/deep": root, "sub/deep/z": arr, "subway": arr, "top": arr}
+    assert list(without_node(nodes, "sub")) == ["subway", "top"]  # a name sharing the prefix stays
+    kept = without_node(nodes, "sub/deep")
+    assert list(kept) == ["sub", "sub/x", "subway", "top"]
+    assert list(kept["sub"].consolidated) == ["x"]
+    assert list(without_node(nodes, "sub/x")["sub"].consolidated) == ["deep", "deep/z"]
+    assert without_node(nodes, "absent") is None and without_node(nodes, "sub/nothing") is None
+    assert list(nodes) == ["sub", "sub/x", "sub/deep", "sub/deep/z", "subway", "top"]  # not changed in place
+    # what is left is written as zarr-python reads it: the listed nodes and nothing else
+    doc = json.loads(to_documents(root.replace(consolidated=kept))["zarr.json"])
+    assert list(doc["consolidated_metadata"]["metadata"]) == ["sub", "sub/x", "subway", "top"]

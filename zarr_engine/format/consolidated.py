@@ -108,6 +108,29 @@ def consolidate(group: GroupMetadata, nodes: dict[str, NodeMetadata]) -> GroupMe
     return group.replace(consolidated=below)
 
 
+def without_node(nodes: dict[str, NodeMetadata], rel: str) -> dict[str, NodeMetadata] | None:
+    """Consolidated metadata ``nodes`` without the node ``rel`` and every node below it.
+
+    Groups listed in ``nodes`` may carry consolidated metadata of their own
+    (zarr-python writes it inline for v3 subgroups); the node is taken out of
+    those too. None when nothing named the node: there is nothing to rewrite.
+    """
+    below = rel + "/"
+    out: dict[str, NodeMetadata] = {}
+    changed = False
+    for key, node in nodes.items():
+        if key == rel or key.startswith(below):
+            changed = True
+            continue
+        if isinstance(node, GroupMetadata) and node.consolidated and rel.startswith(key + "/"):
+            inner = without_node(node.consolidated, rel[len(key) + 1 :])
+            if inner is not None:
+                node = node.replace(consolidated=inner)
+                changed = True
+        out[key] = node
+    return out if changed else None
+
+
 def group_from_zmetadata(doc: Any, path: str = "") -> GroupMetadata:
     """The v2 group at ``path`` with ``consolidated`` filled from its ``.zmetadata``."""
     nodes = parse_zmetadata(doc, path)
