@@ -169,3 +169,19 @@ def test_nonfinite_attributes_are_written_byte_for_byte_as_zarr_python_writes_th
         assert ours == docs  # bare NaN/Infinity in attributes, the fill value still "NaN"
     theirs = zarr.open_array(store=str(tmp_path / "g" / "a"), mode="r")
     assert math.isnan(theirs.attrs["nested"]["list"][1]) and theirs.attrs["nested"]["text"] == "NaN"
+
+
+def test_n5_attributes_keep_nonfinite_floats_as_strings_that_tensorstore_opens(tmp_path):
+    # tensorstore's N5 driver (like Java's N5 readers) refuses bare NaN/Infinity tokens, which
+    # zarr documents carry; attributes.json keeps the strings, strict JSON
+    ts = pytest.importorskip("tensorstore")
+    import zarr_engine as ze
+
+    data = np.array([1.5, np.nan, -2.0], dtype="float32")
+    arr = ze.create_array(str(tmp_path / "a"), shape=(3,), chunks=(2,), dtype="float32", zarr_format="n5",
+                          attributes={"missing": float("nan"), "range": [float("-inf"), float("inf")]})
+    arr[...] = data
+    doc = json.loads((tmp_path / "a" / "attributes.json").read_text())
+    assert doc["missing"] == "NaN" and doc["range"] == ["-Infinity", "Infinity"]
+    opened = ts.open({"driver": "n5", "kvstore": {"driver": "file", "path": str(tmp_path / "a")}}).result()
+    np.testing.assert_array_equal(opened.read().result(), data)

@@ -52,9 +52,12 @@ def to_documents(meta: NodeMetadata) -> dict[str, bytes]:
     the specs prescribe, while a float NaN or infinity in attributes (at any
     depth) is written as the bare token ``NaN``/``Infinity``/``-Infinity``, as
     zarr-python writes it, so that it reads back as a float in both libraries.
+    N5's attributes.json keeps the strings "NaN"/"Infinity"/"-Infinity" there:
+    N5 readers (tensorstore, Java's n5) refuse the bare tokens.
     """
+    strict = meta.zarr_format == "n5"
     return {
-        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2)
+        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2, strict=strict)
         for key, doc in to_json_documents(meta).items()
     }
 
