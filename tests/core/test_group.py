@@ -89,3 +89,100 @@ def test_unknown_mode_is_a_clear_error(tmp_path):
         with pytest.raises(ze.errors.ArgumentError, match="mode must be one of r, r\\+, a, w, w-; got 'rw'"):
             opener(str(tmp_path / "m"), mode="rw")
     assert not (tmp_path / "m").exists()  # nothing was created
+
+
+def _consolidated_hierarchy(path, fmt):
+    """root: top (4,), sub/{x, y, deep/z}; consolidated at the root. Returns the data by name."""
+    data = {"top": np.arange(4, dtype="i2"), "sub/x": np.arange(2, dtype="i2") + 10,
+            "sub/y": np.arange(2, dtype="i2") + 20, "sub/deep/z": np.arange(2, dtype="i2") + 30}
+    root = ze.create_group(path, zarr_format=fmt)
+    for name, values in data.items():
+        root.create_array(name, shape=values.shape, chunks=(2,), dtype="i2")[...] = values
+    ze.consolidate_metadata(path)
+    return data
+
+
+def _zp_listings(path):
+    """What a fresh zarr-python open lists: through the consolidated metadata, and from the store."""
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        consolidated = zarr.open_group(path, mode="r", use_consolidated=True)
+        listed = zarr.open_group(path, mode="r", use_consolidated=False)
+        return (sorted(k for k, _ in consolidated.members(max_depth=None)),
+                sorted(k for k, _ in listed.members(max_depth=None)))
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("how", ["root", "nested-path", "subgroup-object", "opened-at-path"])
+def test_deleting_a_member_removes_it_from_consolidated_metadata(tmp_path, fmt, how):
+    path = str(tmp_path / "c")
+    data = _consolidated_hierarchy(path, fmt)
+    if how == "root":  # a group and everything below it
+        del ze.open_group(path, mode="r+")["sub"]
+        gone = {"sub", "sub/x", "sub/y", "sub/deep", "sub/deep/z"}
+    elif how == "nested-path":
+        del ze.open_group(path, mode="r+")["sub/x"]
+        gone = {"sub/x"}
+    elif how == "subgroup-object":  # the consolidated metadata is the root's, not sub's
+        del ze.open_group(path, mode="r+")["sub"]["deep"]
+        gone = {"sub/deep", "sub/deep/z"}
+    else:
+        del ze.open_group(path, mode="r+", path="sub")["y"]
+        gone = {"sub/y"}
+    expected = sorted({"top", "sub", "sub/x", "sub/y", "sub/deep", "sub/deep/z"} - gone)
+    # zarr-python's consolidated view agrees with the store, and so does ours
+    assert _zp_listings(path) == (expected, expected)
+    g = ze.open_group(path, mode="r")
+    assert g.metadata.consolidated is not None
+    assert sorted(k for k, _ in g.members(max_depth=None)) == expected
+    for name in gone:
+        assert name not in g
+    for name, values in data.items():
+        if name not in gone:
+            np.testing.assert_array_equal(g[name][...], values)
+    if "sub" not in gone:  # only the root holds consolidated metadata: none was written for sub
+        assert ze.open_group(path, mode="r", path="sub").metadata.consolidated is None
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_deleted_member_stays_out_after_an_attribute_update_through_the_same_group(tmp_path, fmt):
+    path = str(tmp_path / "c")
+    _consolidated_hierarchy(path, fmt)
+    root = ze.open_group(path, mode="r+")
+    del root["sub"]
+    root.attrs["title"] = "t"  # rewrites the group's metadata, consolidated metadata included
+    assert _zp_listings(path) == (["top"], ["top"])
+    assert list(ze.open_group(path, mode="r")) == ["top"]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_deleting_from_a_consolidated_group_lists_what_zarr_python_lists(tmp_path, fmt):
+    import warnings
+
+    import zarr
+
+    ours, theirs = str(tmp_path / "ours"), str(tmp_path / "theirs")
+    _consolidated_hierarchy(ours, fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zg = zarr.open_group(theirs, mode="w", zarr_format=fmt)
+        for name in ("top", "sub/x", "sub/y", "sub/deep/z"):
+            zg.create_array(name, shape=(2,), dtype="i2")
+        zarr.consolidate_metadata(theirs)
+        del zarr.open_group(theirs, mode="r+")["sub"]
+    del ze.open_group(ours, mode="r+")["sub"]
+    assert _zp_listings(ours) == _zp_listings(theirs) == (["top"], ["top"])
+
+
+def test_unreadable_metadata_above_stops_a_delete_before_anything_is_deleted(tmp_path):
+    path = tmp_path / "c"
+    data = _consolidated_hierarchy(str(path), 3)
+    sub = ze.open_group(str(path), mode="r+", path="sub")
+    (path / "zarr.json").write_bytes(b'{"zarr_format": 3, "node_type": ')  # the root's, cut short
+    with pytest.raises(ze.errors.MetadataError, match=r"node '/' \(zarr.json\)"):
+        del sub["x"]
+    np.testing.assert_array_equal(sub["x"][...], data["sub/x"])  # still all there

@@ -111,3 +111,49 @@ def test_v3_consolidated_errors():
     bad_child = {"kind": "inline", "must_understand": False, "metadata": {"c": {"zarr_format": 3, "node_type": "array"}}}
     with pytest.raises(MetadataError, match="node '/g/c'.*'shape'"):
         parse_node({"zarr.json": json.dumps({**base, "consolidated_metadata": bad_child}).encode()}, "g")
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_nonfinite_attributes_in_consolidated_metadata_match_zarr_python(tmp_path, fmt):
+    import math
+
+    import zarr
+
+    attrs = {"missing_value": float("nan"), "range": [float("-inf"), [float("inf")]]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = zarr.create_group(store=str(tmp_path), zarr_format=fmt, attributes=attrs)
+        g.create_array("a", shape=(2,), dtype="<f4", fill_value=float("nan"), attributes=attrs)
+        g.create_array("b", shape=(2,), dtype="<i2")
+        zarr.consolidate_metadata(str(tmp_path))
+    if fmt == 2:
+        raw = (tmp_path / ".zmetadata").read_bytes()
+        assert b'"missing_value": NaN' in raw and b'"fill_value": "NaN"' in raw
+        group = group_from_zmetadata(raw)
+        assert to_documents(group)[".zmetadata"] == raw
+    else:
+        raw = (tmp_path / "zarr.json").read_bytes()
+        group = parse_node(read_docs(tmp_path), "")
+        assert to_documents(group)["zarr.json"] == raw
+    assert math.isnan(group.consolidated["a"].attributes["missing_value"])
+    assert group.consolidated["a"].attributes["range"] == [-math.inf, [math.inf]]
+
+
+def test_without_node_drops_the_node_and_what_is_below_it_only():
+    from zarr_engine.format.consolidated import without_node
+
+    root = parse_node({"zarr.json": b'{"zarr_format": 3, "node_type": "group"}'}, "")
+    arr = create_array_metadata(shape=(2,), dtype="i4", chunks=1)
+    # "sub" also carries consolidated metadata of its own, nested rather than flattened
+    sub = root.replace(consolidated={"x": arr, "deep": root, "deep/z": arr})
+    nodes = {"sub": sub, "sub/x": arr, "sub/deep": root, "sub/deep/z": arr, "subway": arr, "top": arr}
+    assert list(without_node(nodes, "sub")) == ["subway", "top"]  # a name sharing the prefix stays
+    kept = without_node(nodes, "sub/deep")
+    assert list(kept) == ["sub", "sub/x", "subway", "top"]
+    assert list(kept["sub"].consolidated) == ["x"]
+    assert list(without_node(nodes, "sub/x")["sub"].consolidated) == ["deep", "deep/z"]
+    assert without_node(nodes, "absent") is None and without_node(nodes, "sub/nothing") is None
+    assert list(nodes) == ["sub", "sub/x", "sub/deep", "sub/deep/z", "subway", "top"]  # not changed in place
+    # what is left is written as zarr-python reads it: the listed nodes and nothing else
+    doc = json.loads(to_documents(root.replace(consolidated=kept))["zarr.json"])
+    assert list(doc["consolidated_metadata"]["metadata"]) == ["sub", "sub/x", "subway", "top"]

@@ -88,10 +88,8 @@ def test_parse_zarr_python_array_and_write_back(tmp_path, fmt, dtype, fill):
         assert names[0] == ("vlen-utf8" if dtype == "str" else "bytes")
     # what we write back is, as JSON, exactly what zarr-python wrote
     ours_docs = to_json_documents(meta)
+    assert set(ours_docs) == set(docs)  # v2: the .zattrs too, {} as zarr-python writes it
     for key, raw in docs.items():
-        if key == ".zattrs" and key not in ours_docs:
-            assert json.loads(raw) == {}
-            continue
         assert ours_docs[key] == json.loads(raw), key
     # and zarr-python reading our bytes makes the same metadata as its own
     write_docs(tmp_path / "ours", to_documents(meta))
@@ -146,3 +144,44 @@ def test_sharded_and_structured_v3(tmp_path):
     meta = parse_node(docs, "t")
     assert meta.dtype == sdt and meta.fill_value.tobytes() == b"\x01" * 12
     assert to_documents(meta)["zarr.json"] == docs["zarr.json"]
+
+
+NONFINITE_ATTRS = {
+    "missing_value": float("nan"),
+    "valid_range": [float("-inf"), float("inf")],
+    "nested": {"list": [1.5, float("nan"), [float("inf")]], "text": "NaN"},
+}
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_nonfinite_attributes_are_written_byte_for_byte_as_zarr_python_writes_them(tmp_path, fmt):
+    import zarr
+
+    zarr.create_group(store=str(tmp_path / "g"), zarr_format=fmt, attributes=NONFINITE_ATTRS)
+    zp_create(tmp_path / "g" / "a", shape=(2,), dtype="<f4", fill_value=float("nan"), zarr_format=fmt,
+              attributes=NONFINITE_ATTRS, compressors=None)
+    for folder in (tmp_path / "g", tmp_path / "g" / "a"):
+        docs = {k: (folder / k).read_bytes() for k in METADATA_KEYS if (folder / k).exists()}
+        meta = parse_node(docs, folder.name)
+        assert math.isnan(meta.attributes["missing_value"])  # a float, not the string "NaN"
+        assert meta.attributes["valid_range"] == [-math.inf, math.inf]
+        ours = to_documents(meta)
+        assert ours == docs  # bare NaN/Infinity in attributes, the fill value still "NaN"
+    theirs = zarr.open_array(store=str(tmp_path / "g" / "a"), mode="r")
+    assert math.isnan(theirs.attrs["nested"]["list"][1]) and theirs.attrs["nested"]["text"] == "NaN"
+
+
+def test_n5_attributes_keep_nonfinite_floats_as_strings_that_tensorstore_opens(tmp_path):
+    # tensorstore's N5 driver (like Java's N5 readers) refuses bare NaN/Infinity tokens, which
+    # zarr documents carry; attributes.json keeps the strings, strict JSON
+    ts = pytest.importorskip("tensorstore")
+    import zarr_engine as ze
+
+    data = np.array([1.5, np.nan, -2.0], dtype="float32")
+    arr = ze.create_array(str(tmp_path / "a"), shape=(3,), chunks=(2,), dtype="float32", zarr_format="n5",
+                          attributes={"missing": float("nan"), "range": [float("-inf"), float("inf")]})
+    arr[...] = data
+    doc = json.loads((tmp_path / "a" / "attributes.json").read_text())
+    assert doc["missing"] == "NaN" and doc["range"] == ["-Infinity", "Infinity"]
+    opened = ts.open({"driver": "n5", "kvstore": {"driver": "file", "path": str(tmp_path / "a")}}).result()
+    np.testing.assert_array_equal(opened.read().result(), data)

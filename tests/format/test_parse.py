@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 
 import pytest
 
@@ -204,13 +205,21 @@ def test_malformed_documents(raw, match):
         parse_node({".zgroup": b'{"zarr_format": 2}', ".zattrs": raw}, "bad")
 
 
-def test_to_documents_writes_strings_for_nan_and_never_bare_tokens():
-    meta = parse_node({".zgroup": b'{"zarr_format": 2}', ".zattrs": b'{"a": NaN, "b": [Infinity]}'}, "")
+def test_to_documents_keeps_nonfinite_attributes_as_bare_tokens_and_fill_values_as_strings():
+    # zarr-python writes NaN/Infinity in attributes as bare tokens, and reads them back as floats;
+    # a string would come back as a string, so the float would be lost
+    meta = parse_node({".zgroup": b'{"zarr_format": 2}', ".zattrs": b'{"a": NaN, "b": [Infinity, {"c": -Infinity}]}'}, "")
     from zarr_engine.format import to_documents
 
     raw = to_documents(meta)[".zattrs"]
-    assert b"NaN" in raw and b": NaN" not in raw
-    assert json.loads(raw) == {"a": "NaN", "b": ["Infinity"]}
+    assert raw == b'{\n  "a": NaN,\n  "b": [\n    Infinity,\n    {\n      "c": -Infinity\n    }\n  ]\n}'
+    back = json.loads(raw)
+    assert math.isnan(back["a"]) and back["b"][0] == math.inf and back["b"][1]["c"] == -math.inf
+    # a NaN fill value keeps the spec's string, next to a NaN attribute in the same zarr.json
+    doc = copy.deepcopy(V3_ARRAY)
+    doc.update(data_type="float32", fill_value="NaN", attributes={"missing_value": float("nan")})
+    written = json.loads(to_documents(parse_node({"zarr.json": json.dumps(doc).encode()}, "x"))["zarr.json"])
+    assert written["fill_value"] == "NaN" and math.isnan(written["attributes"]["missing_value"])
 
 
 def test_parsed_codecs_and_attributes_do_not_share_containers_with_the_document():

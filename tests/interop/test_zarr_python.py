@@ -8,6 +8,7 @@ what zarr-python writes, we read identically.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numcodecs
@@ -215,3 +216,79 @@ def test_groups_and_consolidated_metadata_interop(tmp_path, fmt):
     assert sorted(g.keys()) == ["inner", "x"]
     np.testing.assert_array_equal(g["x"][...], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(g["inner/y"][...], np.full((2, 2), 9, "u1"))
+
+
+def _assert_nonfinite(attrs):
+    import math
+
+    assert isinstance(attrs["missing_value"], float) and math.isnan(attrs["missing_value"])
+    assert attrs["valid_range"] == [-math.inf, math.inf]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_nonfinite_float_attributes_stay_floats_both_ways(tmp_path, fmt):
+    attrs = {"missing_value": float("nan"), "valid_range": [float("-inf"), float("inf")]}
+    # ours, read by zarr-python and by us: floats, not the strings "NaN"/"Infinity"
+    g = ze.create_group(str(tmp_path / "ours"), zarr_format=fmt, attributes=attrs)
+    g.create_array("a", shape=(2,), dtype="f4", attributes=attrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zg = zarr.open_group(str(tmp_path / "ours"), mode="r")
+        _assert_nonfinite(dict(zg.attrs))
+        _assert_nonfinite(dict(zg["a"].attrs))
+    _assert_nonfinite(dict(ze.open_group(str(tmp_path / "ours"), mode="r").attrs))
+    _assert_nonfinite(dict(ze.open_array(str(tmp_path / "ours/a"), mode="r").attrs))
+    # zarr-python's: setting an unrelated attribute with us leaves its NaN attributes floats
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        za = zarr.create_array(str(tmp_path / "theirs"), shape=(2,), dtype="f4", zarr_format=fmt)
+        za.attrs.update(attrs)
+    ze.open_array(str(tmp_path / "theirs"), mode="r+").attrs["units"] = "K"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back = dict(zarr.open_array(str(tmp_path / "theirs"), mode="r").attrs)
+    _assert_nonfinite(back)
+    assert back["units"] == "K"
+
+
+def _v2_files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_v2_nodes_leave_the_same_files_as_zarr_python(tmp_path):
+    """zarr-python writes a .zattrs ({} when empty) next to every .zarray and .zgroup, and
+    lists it in .zmetadata; so do we, byte for byte."""
+    for lib, name in ((ze, "ours"), (zarr, "theirs")):
+        path = str(tmp_path / name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            root = lib.open_group(path, mode="w", zarr_format=2)
+            root.create_group("g", attributes={"k": 1})
+            root.create_array("a", shape=(3,), chunks=(2,), dtype="i2", compressors=None)[...] = [1, 2, 3]
+            lib.create_array(path, name="deep/er/b", shape=(1,), dtype="u1", zarr_format=2, compressors=None)
+            lib.consolidate_metadata(path)
+    ours, theirs = _v2_files(tmp_path / "ours"), _v2_files(tmp_path / "theirs")
+    assert sorted(ours) == sorted(theirs)
+    for key in ("a/.zattrs", "g/.zattrs", ".zattrs", "deep/er/b/.zattrs", "deep/.zattrs"):
+        assert ours[key] == theirs[key], key
+    assert ours["a/.zattrs"] == b"{}"
+    zmeta = {k: v for k, v in json.loads(ours[".zmetadata"])["metadata"].items() if k.endswith(".zattrs")}
+    assert zmeta == {k: v for k, v in json.loads(theirs[".zmetadata"])["metadata"].items() if k.endswith(".zattrs")}
+
+
+def test_deleting_and_overwriting_v2_nodes_leave_the_same_files_as_zarr_python(tmp_path):
+    """The .zattrs written for every v2 node goes with it when the node is deleted or replaced."""
+    for lib, name in ((ze, "ours"), (zarr, "theirs")):
+        path = str(tmp_path / name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            root = lib.open_group(path, mode="w", zarr_format=2)
+            root.create_array("a", shape=(2,), dtype="i2", compressors=None)[...] = 5
+            root.create_group("g").create_array("b", shape=(2,), dtype="i2", compressors=None)[...] = 6
+            root.create_array("c", shape=(2,), dtype="i2", compressors=None, attributes={"x": 1})
+            del root["a"]
+            del root["g"]
+            root.create_group("c", overwrite=True)
+    ours, theirs = _v2_files(tmp_path / "ours"), _v2_files(tmp_path / "theirs")
+    assert sorted(ours) == sorted(theirs) == [".zattrs", ".zgroup", "c/.zattrs", "c/.zgroup"]
+    assert ours == theirs

@@ -109,6 +109,33 @@ def test_mask_scale_and_time_encoding(tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_nan_fill_value_and_nonfinite_attributes(tmp_path, fmt):
+    """A NaN _FillValue and NaN/Infinity attributes (missing_value...) read back as floats,
+    through both engines, exactly as when xarray's zarr-python writer wrote them."""
+    ds = xr.Dataset(
+        {"v": ("x", np.array([1.0, np.nan, 3.0], "f4"), {"missing_value": np.nan, "valid_max": np.inf})},
+        attrs={"history_nan": float("nan")},
+    )
+    ds["v"].encoding["_FillValue"] = np.float32(np.nan)
+    ours, theirs = tmp_path / "ours.zarr", tmp_path / "theirs.zarr"
+    zx.to_zarr(ds, ours, zarr_format=fmt)
+    ds.to_zarr(theirs, zarr_format=fmt)
+    with open_ours(theirs) as expected:
+        expected = expected.load()
+    assert expected["v"].encoding["missing_value"] != expected["v"].encoding["missing_value"]  # a float NaN
+    assert expected["v"].attrs["valid_max"] == np.inf
+    for opened in (open_ours(ours), xr.open_zarr(ours)):
+        with opened as back:
+            back = back.load()
+            xr.testing.assert_identical(back, expected)
+            for key in ("_FillValue", "missing_value"):
+                value = back["v"].encoding[key]
+                assert isinstance(value, (float, np.floating)) and np.isnan(value), key
+            assert back["v"].attrs["valid_max"] == np.inf
+            assert np.isnan(back.attrs["history_nan"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_dimension_names_layout(tmp_path, fmt):
     """v2 keeps dims in _ARRAY_DIMENSIONS (hidden on read), v3 in dimension_names."""
     ds = xr.Dataset({"v": (("a", "b"), np.zeros((2, 3)))})

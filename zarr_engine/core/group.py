@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import NodeNotFoundError, NodeTypeError, ReadOnlyError
+from ..format.consolidated import without_node
 from ..format.metadata import ArrayMetadata, GroupMetadata, NodeMetadata
 from ..format.serialize import METADATA_KEYS, parse_node
 from ..storage.base import Store
@@ -229,11 +230,48 @@ class Group(Node):
         return node
 
     def __delitem__(self, name: str) -> None:
+        """Delete the member ``name``, an array or a group with everything below it.
+
+        Consolidated metadata that lists the node, this group's or that of any
+        group above it, is rewritten without the node and the nodes below it,
+        so that no reader is shown a node that is gone (its chunks being gone,
+        it would read as fill values). zarr-python does this for the group's
+        own consolidated metadata only.
+        """
         self._check_writable()
         rel = normalize_path(name)
         self._child_meta(rel)  # raises if absent
-        self._store.delete_prefix(prefix_of(join_path(self._path, rel)))
+        target = join_path(self._path, rel)
+        # read before deleting: unreadable metadata above stops the delete, not half of it
+        rewrites = self._consolidated_without(target)
+        self._store.delete_prefix(prefix_of(target))
+        for path, meta in rewrites:
+            write_metadata(self._store, path, meta)
+        if self._meta.consolidated is not None:
+            kept = without_node(self._meta.consolidated, rel)
+            if kept is not None:  # a later attribute update must not write the node back
+                self._meta = self._meta.replace(consolidated=kept)
         self._use_consolidated = False
+
+    def _consolidated_without(self, target: str) -> list[tuple[str, GroupMetadata]]:
+        """``(path, metadata)`` of each stored group above ``target`` whose consolidated
+        metadata lists it, with that metadata as it is to be written without it."""
+        if self.zarr_format not in (2, 3):
+            return []  # N5 has no consolidated metadata
+        parts = target.split("/")
+        out = []
+        for depth in range(len(parts)):
+            path = "/".join(parts[:depth])
+            try:
+                meta = read_metadata(self._store, path, zarr_format=self.zarr_format)
+            except NodeNotFoundError:
+                continue  # no metadata stored there (a folder that is not a node of its own)
+            if not isinstance(meta, GroupMetadata) or meta.consolidated is None:
+                continue
+            kept = without_node(meta.consolidated, "/".join(parts[depth:]))
+            if kept is not None:
+                out.append((path, meta.replace(consolidated=kept)))
+        return out
 
     # -- attributes ----------------------------------------------------------
     def _set_attributes(self, attrs: dict[str, Any]) -> None:

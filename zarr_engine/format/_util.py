@@ -141,13 +141,16 @@ def load_json(raw: Any, path: str, key: str) -> dict[str, Any]:
     return doc
 
 
-def to_plain_json(value: Any, where_: str = "", depth: int = 0) -> Any:
+def to_plain_json(value: Any, where_: str = "", depth: int = 0, *, strict: bool = False) -> Any:
     """A deep copy of ``value`` made of JSON types only.
 
-    Non-finite floats become the strings "NaN", "Infinity", "-Infinity" (the
-    spellings the Zarr specs use for fill values) because bare NaN tokens are
-    not JSON and many readers reject them; numpy scalars and arrays become
-    Python numbers and lists; tuples become lists.
+    Numpy scalars and arrays become Python numbers and lists; tuples become
+    lists. Non-finite floats stay floats, which :func:`dump_json` writes as
+    the bare tokens ``NaN``, ``Infinity`` and ``-Infinity``, as zarr-python
+    does in attributes, so that they read back as floats there and here;
+    with ``strict`` they become the strings "NaN", "Infinity", "-Infinity"
+    instead (strict JSON, for readers that refuse the tokens). Fill values
+    are not affected: they are encoded beforehand, with the spec's strings.
     """
     if depth > MAX_DEPTH:
         raise MetadataError(f"cannot serialise metadata{where_}: nested more than {MAX_DEPTH} levels")
@@ -156,31 +159,36 @@ def to_plain_json(value: Any, where_: str = "", depth: int = 0) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
+        if strict and not math.isfinite(value):
+            return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        return float(value)
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise MetadataError(f"cannot serialise metadata{where_}: object key {short(k)} is not a string")
-            out[k] = to_plain_json(v, where_, depth + 1)
+            out[k] = to_plain_json(v, where_, depth + 1, strict=strict)
         return out
     if isinstance(value, (list, tuple)):
-        return [to_plain_json(v, where_, depth + 1) for v in value]
+        return [to_plain_json(v, where_, depth + 1, strict=strict) for v in value]
     if isinstance(value, np.generic):
-        return to_plain_json(value.item(), where_, depth + 1)
+        return to_plain_json(value.item(), where_, depth + 1, strict=strict)
     if isinstance(value, np.ndarray):
-        return to_plain_json(value.tolist(), where_, depth + 1)
+        return to_plain_json(value.tolist(), where_, depth + 1, strict=strict)
     raise MetadataError(f"cannot serialise metadata{where_}: {type(value).__name__} {short(value)} is not JSON")
 
 
-def dump_json(doc: Any, indent: int | None = 2) -> bytes:
-    """JSON bytes as zarr-python writes them: indent 2, ASCII-escaped, no trailing newline."""
-    plain = to_plain_json(doc)
-    return json.dumps(plain, indent=indent, ensure_ascii=True, allow_nan=False).encode("ascii")
+def dump_json(doc: Any, indent: int | None = 2, *, strict: bool = False) -> bytes:
+    """JSON bytes as zarr-python writes them: indent 2, ASCII-escaped, no trailing newline.
+
+    A non-finite float (only attributes hold one: fill values are encoded as
+    strings before) is written as a bare ``NaN``/``Infinity``/``-Infinity``
+    token, as zarr-python writes it; strict JSON has no such tokens, but
+    zarr-python, Python's json and this package read them back as floats.
+    With ``strict`` it is written as a string instead (see :func:`to_plain_json`).
+    """
+    plain = to_plain_json(doc, strict=strict)
+    return json.dumps(plain, indent=indent, ensure_ascii=True, allow_nan=not strict).encode("ascii")
 
 
 def check_depth(value: Any, path: str, key: str, field: str, depth: int = 0) -> None:

@@ -86,9 +86,9 @@ def _v2_docs(node: NodeMetadata, rel: str) -> tuple[dict[str, Any], dict[str, An
         raise MetadataError(f"v2 consolidated metadata cannot hold the v3 node {rel or '/'!r}")
     if isinstance(node, ArrayMetadata):
         docs = array_to_documents(node)
-        return docs[".zarray"], docs.get(".zattrs", {})
+        return docs[".zarray"], docs[".zattrs"]
     docs = group_to_documents(node)
-    return docs[".zgroup"], docs.get(".zattrs", {})
+    return docs[".zgroup"], docs[".zattrs"]
 
 
 def zmetadata_bytes(nodes: dict[str, NodeMetadata]) -> bytes:
@@ -106,6 +106,29 @@ def consolidate(group: GroupMetadata, nodes: dict[str, NodeMetadata]) -> GroupMe
                 f"cannot consolidate the v{node.zarr_format} node {rel!r} into a v{group.zarr_format} group"
             )
     return group.replace(consolidated=below)
+
+
+def without_node(nodes: dict[str, NodeMetadata], rel: str) -> dict[str, NodeMetadata] | None:
+    """Consolidated metadata ``nodes`` without the node ``rel`` and every node below it.
+
+    Groups listed in ``nodes`` may carry consolidated metadata of their own
+    (zarr-python writes it inline for v3 subgroups); the node is taken out of
+    those too. None when nothing named the node: there is nothing to rewrite.
+    """
+    below = rel + "/"
+    out: dict[str, NodeMetadata] = {}
+    changed = False
+    for key, node in nodes.items():
+        if key == rel or key.startswith(below):
+            changed = True
+            continue
+        if isinstance(node, GroupMetadata) and node.consolidated and rel.startswith(key + "/"):
+            inner = without_node(node.consolidated, rel[len(key) + 1 :])
+            if inner is not None:
+                node = node.replace(consolidated=inner)
+                changed = True
+        out[key] = node
+    return out if changed else None
 
 
 def group_from_zmetadata(doc: Any, path: str = "") -> GroupMetadata:

@@ -23,9 +23,11 @@ METADATA_KEYS = ("zarr.json", ".zarray", ".zgroup", ".zattrs", ATTRIBUTES_KEY)
 def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
     """The metadata documents of a node as JSON-like dicts, keyed by relative store key.
 
-    v3: ``{"zarr.json": ...}``. v2 array: ``.zarray`` (+ ``.zattrs`` when
-    there are attributes); v2 group: ``.zgroup`` (+ ``.zattrs``), and
-    ``.zmetadata`` when the group carries consolidated metadata.
+    v3: ``{"zarr.json": ...}``. v2 array: ``.zarray`` and ``.zattrs``; v2
+    group: ``.zgroup`` and ``.zattrs``, and ``.zmetadata`` when the group
+    carries consolidated metadata. The ``.zattrs`` of a v2 node is there even
+    without attributes (``{}``): zarr-python 3.1 writes one for every array
+    and group, so the two libraries leave the same keys in the store.
     """
     if meta.zarr_format == 3:
         doc = array_to_json(meta) if isinstance(meta, ArrayMetadata) else group_to_json(meta)
@@ -45,12 +47,17 @@ def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
 def to_documents(meta: NodeMetadata) -> dict[str, bytes]:
     """The metadata documents of a node as JSON bytes, as zarr-python writes them.
 
-    Indented by 2 (``.zmetadata`` compact, as zarr-python writes it), ASCII
-    escaped, and with NaN/Infinity written as the strings "NaN"/"Infinity"
-    (also inside attributes) because bare NaN tokens are not JSON.
+    Indented by 2 (``.zmetadata`` compact, as zarr-python writes it) and ASCII
+    escaped. A non-finite fill value is the string "NaN"/"Infinity"/"-Infinity"
+    the specs prescribe, while a float NaN or infinity in attributes (at any
+    depth) is written as the bare token ``NaN``/``Infinity``/``-Infinity``, as
+    zarr-python writes it, so that it reads back as a float in both libraries.
+    N5's attributes.json keeps the strings "NaN"/"Infinity"/"-Infinity" there:
+    N5 readers (tensorstore, Java's n5) refuse the bare tokens.
     """
+    strict = meta.zarr_format == "n5"
     return {
-        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2)
+        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2, strict=strict)
         for key, doc in to_json_documents(meta).items()
     }
 

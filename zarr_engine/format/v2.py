@@ -213,20 +213,14 @@ def zarray_json(meta: ArrayMetadata) -> dict[str, Any]:
 
 
 def array_to_documents(meta: ArrayMetadata) -> dict[str, dict[str, Any]]:
-    """``{".zarray": ..., ".zattrs": ...}`` (.zattrs only when there are attributes)."""
-    docs: dict[str, dict[str, Any]] = {".zarray": zarray_json(meta)}
-    if meta.attributes:
-        docs[".zattrs"] = copy.deepcopy(meta.attributes)
-    return docs
+    """``{".zarray": ..., ".zattrs": ...}``; ``.zattrs`` is written even when empty (``{}``), as zarr-python does."""
+    return {".zarray": zarray_json(meta), ".zattrs": copy.deepcopy(meta.attributes)}
 
 
 def group_to_documents(meta: GroupMetadata) -> dict[str, dict[str, Any]]:
-    """``{".zgroup": {"zarr_format": 2}, ".zattrs": ...}`` (.zattrs only when non-empty)."""
+    """``{".zgroup": {"zarr_format": 2}, ".zattrs": ...}``; ``.zattrs`` is written even when empty, as for arrays."""
     zgroup: dict[str, Any] = {"zarr_format": 2}
     for name, value in meta.extra_fields.items():
         zgroup.setdefault(name, copy.deepcopy(value))
-    docs: dict[str, dict[str, Any]] = {".zgroup": zgroup}
-    if meta.attributes:
-        docs[".zattrs"] = copy.deepcopy(meta.attributes)
-    return docs
+    return {".zgroup": zgroup, ".zattrs": copy.deepcopy(meta.attributes)}
 
