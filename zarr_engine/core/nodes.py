@@ -82,12 +82,10 @@ def try_read_metadata(store: Store, path: str, *, zarr_format: int | None = None
 
 
 def write_metadata(store: Store, path: str, meta: NodeMetadata) -> None:
-    """Write the node's metadata documents (and remove a v2 ``.zattrs`` made empty)."""
+    """Write the node's metadata documents (a v2 node's ``.zattrs`` among them, ``{}``
+    when it has no attributes, so nothing is left to delete)."""
     prefix = prefix_of(path)
-    docs = to_documents(meta)
-    store.set_many([(prefix + k, v) for k, v in docs.items()])
-    if meta.zarr_format == 2 and ".zattrs" not in docs:
-        store.delete(prefix + ".zattrs")
+    store.set_many([(prefix + k, v) for k, v in to_documents(meta).items()])
 
 
 def _hierarchy_root(store: Store) -> str:
