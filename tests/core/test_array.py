@@ -298,3 +298,97 @@ def test_a_local_write_holds_only_the_chunks_being_encoded(tmp_path):
     limit = min(48, 4 * (pool_size() + 1)) * 2**20
     assert peak < limit, f"{peak / 2**20:.1f} MiB held during the write (limit {limit / 2**20:.0f})"
     assert_same(ze.open_array(str(tmp_path / "a"), mode="r")[...], value)
+
+
+# -- plain a[...] with several index arrays --------------------------------------------------------
+
+
+def _twins(d: np.ndarray, name: str):
+    """The same data in a zarr_engine array and a zarr-python array."""
+    import zarr
+
+    a = ze.create_array(f"memory://{name}", shape=d.shape, chunks=(2,) * d.ndim, dtype=d.dtype)
+    a[...] = d
+    z = zarr.create_array(zarr.storage.MemoryStore(), shape=d.shape, chunks=(2,) * d.ndim, dtype=d.dtype)
+    z[...] = d
+    return a, z
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        ([0, 2], 1, [1, 2]),
+        (np.array([0, 2]), np.int64(-3), np.array([4, 0])),
+        (2, [0, 3], [1, 4]),
+        ([0, 2], [1, 3], [0, 4]),
+        ([1], [0, 3], 2),
+    ],
+    ids=repr,
+)
+def test_integers_beside_several_index_arrays_select_points(sel):
+    d = np.arange(60).reshape(3, 4, 5)
+    a, z = _twins(d, f"points-{abs(hash(repr(sel)))}")
+    expected = d[sel]
+    assert_same(a[sel], expected)
+    assert_same(z[sel], expected)
+    n = d.copy()
+    n[sel] = -1
+    a[sel] = -1
+    z[sel] = -1
+    assert_same(a[...], n)  # only the selected points changed
+    assert_same(z[...], n)
+    a[sel] = np.arange(expected.size).reshape(expected.shape) + 100
+    n[sel] = np.arange(expected.size).reshape(expected.shape) + 100
+    assert_same(a[...], n)
+
+
+def test_index_arrays_with_an_ellipsis_standing_for_no_axis_select_points():
+    d = np.arange(20).reshape(4, 5)
+    a, _ = _twins(d, "points-ellipsis")
+    assert_same(a[[0, 3], ..., [1, 4]], d[[0, 3], ..., [1, 4]])
+    assert_same(a[..., [0, 3], [1, 4]], d[..., [0, 3], [1, 4]])
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        (slice(None), [0, 1], [1, 2]),
+        ([0, 2], slice(1, 3), [1, 2]),
+        ([0, 2], [1, 2]),  # the last axis left out
+        ([0, 2], [1, 2], Ellipsis),
+        ([True, False, True], slice(None), [1, 2]),
+        ([True, False, True], 2, [1, 2]),
+    ],
+    ids=repr,
+)
+def test_several_index_arrays_beside_slices_are_refused_like_zarr_python(sel):
+    d = np.arange(60).reshape(3, 4, 5)
+    a, z = _twins(d, f"refused-{abs(hash(repr(sel)))}")
+    assert np.asarray(d[sel]).shape != a.oindex[sel].shape  # numpy would not give the per-axis result
+    with pytest.raises(IndexError):
+        z[sel]
+    with pytest.raises(SelectionError, match=r"array /.*\.oindex.*\.vindex"):
+        a[sel]
+    with pytest.raises(SelectionError, match=r"array /.*\.oindex.*\.vindex"):
+        a[sel] = -1
+    assert_same(a[...], d)  # the refused write changed nothing
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        ([0, 2], slice(None), 1),
+        (1, [3, 0], slice(1, 4)),
+        (Ellipsis, [0, 4]),
+        ([True, False, True], 2, slice(None)),
+        ([0, 2], [True, False, True, False], [1, 2]),  # an array per axis, one boolean: zarr-python's rule
+    ],
+    ids=repr,
+)
+def test_one_index_array_beside_slices_selects_per_axis_like_zarr_python(sel):
+    d = np.arange(60).reshape(3, 4, 5)
+    a, z = _twins(d, f"ortho-{abs(hash(repr(sel)))}")
+    expected = numpy_orthogonal(d, sel if Ellipsis not in sel else (slice(None), slice(None), [0, 4]))
+    assert_same(a[sel], expected)
+    if Ellipsis not in sel:
+        assert_same(z[sel], expected)

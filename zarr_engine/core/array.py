@@ -16,7 +16,7 @@ from . import engine
 from . import optimistic as optimistic_writes
 from .cache import ChunkCache, cache_budget
 from .engine import ChunkIO
-from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind
+from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind, without_ellipsis
 from .nodes import Node, display_path, prefix_of, read_metadata, write_metadata
 
 
@@ -202,9 +202,13 @@ class Array(Node):
 
     # -- reading -------------------------------------------------------------
     def __getitem__(self, selection: Any) -> Any:
-        kind = selection_kind(selection, self.ndim)
+        """Read a selection, as zarr-python does: slices and integers (basic), one
+        index array per selection (orthogonal), or integer arrays and integers, one
+        per axis, broadcast into points (vindex); several index arrays beside slices
+        are refused, so use ``.oindex``/``.vindex`` (see :func:`.indexing.selection_kind`)."""
+        kind = selection_kind(selection, self.ndim, self.name)
         if kind == "vindex":
-            return self.get_coordinate_selection(selection)
+            return self.get_coordinate_selection(without_ellipsis(selection))
         if kind == "orthogonal":
             return self.get_orthogonal_selection(selection)
         return self.get_basic_selection(selection)
@@ -272,9 +276,9 @@ class Array(Node):
             raise ReadOnlyError(f"array {self.name} is read-only (store {self._store!r}); cannot write")
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        kind = selection_kind(selection, self.ndim)
+        kind = selection_kind(selection, self.ndim, self.name)
         if kind == "vindex":
-            self.set_coordinate_selection(selection, value)
+            self.set_coordinate_selection(without_ellipsis(selection), value)
         elif kind == "orthogonal":
             self.set_orthogonal_selection(selection, value)
         else:
