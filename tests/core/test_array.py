@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -392,3 +394,24 @@ def test_one_index_array_beside_slices_selects_per_axis_like_zarr_python(sel):
     assert_same(a[sel], expected)
     if Ellipsis not in sel:
         assert_same(z[sel], expected)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_bytes_arrays_are_serialised_with_vlen_bytes_like_zarr_python(tmp_path, fmt):
+    import zarr
+    from zarr.core.dtype import VariableLengthBytes
+
+    path = str(tmp_path / "b.zarr")
+    a = ze.create_array(path, shape=(3,), chunks=(2,), dtype=bytes, zarr_format=fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr-python's own warnings about its data types
+        zarr.create_array(str(tmp_path / "zp.zarr"), shape=(3,), chunks=(2,), dtype=VariableLengthBytes(),
+                          zarr_format=fmt)
+    doc = "zarr.json" if fmt == 3 else ".zarray"
+    ours, theirs = (json.loads((tmp_path / n / doc).read_text()) for n in ("b.zarr", "zp.zarr"))
+    key = "codecs" if fmt == 3 else "filters"
+    assert ours[key][0] == theirs[key][0]  # vlen-bytes, not vlen-utf8
+    value = np.array([b"a", b"\x00\xff", b""], dtype=object)
+    a[:] = value
+    assert_same(a[...], value)
+    assert_same(zarr.open_array(path, mode="r")[...], value)

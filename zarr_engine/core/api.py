@@ -137,7 +137,8 @@ def _array_metadata(
             fill_value=fill_value, attributes=attributes, dimension_names=dimension_names, path=where,
             filters=filters, shards=shards, order=order, serializer=serializer, chunk_key_encoding=chunk_key_encoding,
         )
-    dt = DataType.from_numpy(dtype, zarr_format, display_path(path)).numpy_dtype
+    data_type = DataType.from_numpy(dtype, zarr_format, display_path(path))
+    dt = data_type.numpy_dtype
     if zarr_format == 2:
         if shards is not None:
             raise MetadataError(f"array {where}: sharding needs zarr_format=3")
@@ -159,6 +160,8 @@ def _array_metadata(
         dtype=dtype, fill_value=fill_value, zarr_format=3, dimension_names=dimension_names,
         attributes=attributes, order=order, chunk_key_encoding=chunk_key_encoding, path=where,
     )
+    if isinstance(serializer, str) and serializer == "auto" and data_type.name == "variable_length_bytes":
+        serializer = "vlen-bytes"  # the numpy dtype (object) alone would say vlen-utf8
     inner = create_array_metadata(
         shape=shape, chunks=chunks, filters=normalize_filters(filters, 3, dt),
         serializer=normalize_serializer(serializer, dt), compressors=normalize_compressors(compressors, 3, dt), **kw,
