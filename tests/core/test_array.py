@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -394,6 +395,104 @@ def test_one_index_array_beside_slices_selects_per_axis_like_zarr_python(sel):
     assert_same(a[sel], expected)
     if Ellipsis not in sel:
         assert_same(z[sel], expected)
+
+
+# -- values converted to the array's dtype ---------------------------------------------------------
+
+
+def _zarr_python_array(dtype, shape=(3,)):
+    import zarr
+
+    return zarr.create_array(zarr.storage.MemoryStore(), shape=shape, chunks=(2,), dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "dtype, value, problem",
+    [
+        ("u1", 300, "Python integer 300 out of bounds for uint8"),
+        ("u1", -1, "Python integer -1 out of bounds for uint8"),
+        ("u1", [256, 1], "Python integer 256 out of bounds for uint8"),
+        ("u8", -1, "out of bounds for uint64"),
+        ("i8", 2**70, "too large"),
+        ("f8", 1 + 2j, "complex values would lose their imaginary part"),
+        ("i4", float("nan"), "cannot convert float NaN to integer"),
+        ("M8[s]", "garbage", "Error parsing datetime string"),
+    ],
+    ids=repr,
+)
+def test_python_values_the_dtype_cannot_hold_are_refused_like_numpy(dtype, value, problem):
+    with pytest.raises((OverflowError, TypeError, ValueError)):
+        np.asarray(value, dtype=dtype)
+    with pytest.raises((OverflowError, TypeError, ValueError)):
+        _zarr_python_array(dtype)[:2] = value
+    a = ze.create_array(f"memory://refuse-{abs(hash((dtype, repr(value))))}", shape=(3,), chunks=(2,), dtype=dtype,
+                        fill_value=0)
+    before = a[...]
+    with pytest.raises(DTypeError, match=rf"cannot store .* in array / of dtype .*: .*{problem}"):
+        a[:2] = value
+    with pytest.raises(DTypeError):
+        a[0] = value if not isinstance(value, list) else value[0]
+    assert_same(a[...], before)
+    assert a.nchunks_initialized == 0
+
+
+@pytest.mark.parametrize("dtype, value", [("u1", 255), ("u1", [0, 255]), ("i8", -(2**63)), ("u8", 2**64 - 1),
+                                          ("i2", 2.9), ("f4", 2**70), ("bool", 2), ("f8", None)], ids=repr)
+def test_python_values_the_dtype_holds_are_stored_as_numpy_converts_them(dtype, value):
+    a = ze.create_array(f"memory://hold-{abs(hash((dtype, repr(value))))}", shape=(2,), chunks=(2,), dtype=dtype)
+    a[:] = value
+    expected = np.zeros(2, dtype)
+    expected[:] = value
+    assert_same(a[...], expected)
+
+
+def test_numpy_arrays_keep_numpy_assignment_casting_but_complex_into_real_is_refused():
+    a = ze.create_array("memory://np-cast", shape=(3,), chunks=(2,), dtype="u1")
+    value = np.array([300, -1, 7])
+    a[:] = value
+    n = np.zeros(3, "u1")
+    n[:] = value  # numpy wraps arrays around, as it always has
+    assert_same(a[...], n)
+    a[0] = np.int64(258)
+    n[0] = np.int64(258)
+    assert_same(a[...], n)
+    f = ze.create_array("memory://np-complex", shape=(2,), chunks=(2,), dtype="f8")
+    with pytest.warns(np.exceptions.ComplexWarning):  # numpy keeps the real part, and only warns
+        np.zeros(2, "f8")[:] = np.array([1 + 2j, 3 + 0j])
+    with pytest.raises(DTypeError, match=r"an array of dtype complex128 .* in array / of dtype float64: complex"):
+        f[:] = np.array([1 + 2j, 3 + 0j])
+    with pytest.raises(DTypeError, match="imaginary part"):
+        f[0] = np.complex64(1)
+    assert f.nchunks_initialized == 0
+
+
+@pytest.mark.parametrize("dtype", ["M8[D]", "M8[ns]", "m8[s]"])
+def test_strings_are_parsed_into_datetimes_like_numpy_and_zarr_python(dtype):
+    texts = ["2020-01-01", "NaT"] if dtype.startswith("M") else ["5", "NaT"]
+    a = ze.create_array(f"memory://dt-text-{dtype}", shape=(3,), chunks=(2,), dtype=dtype)
+    z = _zarr_python_array(dtype)
+    n = np.zeros(3, dtype)
+    for target in (a, z, n):
+        target[0] = texts[0]
+        target[1:] = [texts[1], texts[0]]
+    assert_same(a[...], n)
+    assert_same(z[...], n)
+    a[:] = np.array(texts + texts[:1])  # a numpy array of text is parsed as well
+    assert_same(a[...], n)
+    with pytest.raises(DTypeError, match=rf"cannot store 'yesterday' \(str\) in array / of dtype {re.escape(str(np.dtype(dtype)))}"):
+        a[0] = "yesterday"
+    assert_same(a[...], n)
+
+
+def test_a_datetime_too_long_for_a_fixed_length_string_is_a_dtype_error():
+    a = ze.create_array("memory://dt-into-text", shape=(2,), chunks=(2,), dtype="U3")
+    with pytest.raises(DTypeError, match=r"np.datetime64\('2020-01-01'\) \(datetime64\) in array / of dtype <U3"):
+        a[0] = np.datetime64("2020-01-01")
+    b = ze.create_array("memory://dt-into-text-long", shape=(2,), chunks=(2,), dtype="U10")
+    b[0] = np.datetime64("2020-01-01")
+    n = np.zeros(2, "U10")
+    n[0] = np.datetime64("2020-01-01")
+    assert_same(b[...], n)
 
 
 @pytest.mark.parametrize("fmt", [2, 3])

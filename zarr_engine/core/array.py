@@ -315,25 +315,34 @@ class Array(Node):
         return self._write_orthogonal(selection, value, allow_arrays=False)
 
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-        """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write."""
+        """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write.
+
+        numpy arrays and scalars (and other Arrays) are cast as numpy's own
+        ``arr[...] = value`` casts them, but complex values into a real array and
+        text into a numeric one are refused. Anything else (Python numbers, strings,
+        lists) goes through numpy's checked conversion to the dtype, so a value the
+        dtype cannot hold (300 or -1 into uint8, 1+2j into float64, an unparseable
+        date) is refused instead of wrapped or cut. Strings are parsed into
+        datetime64/timedelta64 as numpy parses them.
+        """
         dt = self.dtype
+        if isinstance(value, Array):
+            value = value[...]
         try:
-            if dt.kind == "O":
-                arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value.astype(object)
-            elif isinstance(value, Array):
-                arr = np.asarray(value[...]).astype(dt, copy=False)
-            else:
+            if isinstance(value, (np.ndarray, np.generic)):
                 arr = np.asarray(value)
-                if arr.dtype != dt:
-                    if arr.dtype.kind in "US" and dt.kind not in "USO":
-                        raise TypeError(f"cannot store values of dtype {arr.dtype}")
+                if dt.kind == "O":
+                    arr = arr.astype(object)
+                elif arr.dtype != dt:
+                    _check_cast(arr.dtype, dt)
                     arr = arr.astype(dt, casting="unsafe")
-        except (ValueError, TypeError) as e:
-            raise DTypeError(
-                f"cannot store a value of type {type(value).__name__}"
-                f"{' and dtype ' + str(np.asarray(value).dtype) if _safe_dtype(value) else ''} in array {self.name} "
-                f"of dtype {dt}: {e}"
-            ) from None
+            elif dt.kind == "O":
+                arr = np.asarray(value, dtype=object)
+            else:
+                _check_cast(np.asarray(value).dtype, dt)
+                arr = np.asarray(value, dtype=dt)
+        except (ValueError, TypeError, OverflowError, RuntimeError) as e:
+            raise DTypeError(f"cannot store {_describe(value)} in array {self.name} of dtype {dt}: {e}") from None
         if arr.shape == shape:
             return arr
         try:
@@ -486,12 +495,27 @@ def _has_ellipsis(selection: Any) -> bool:
     return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
 
 
-def _safe_dtype(value: Any) -> bool:
-    try:
-        np.asarray(value)
-        return True
-    except Exception:
-        return False
+def _check_cast(src: np.dtype, dst: np.dtype) -> None:
+    """Refuse the casts numpy would make by dropping information: text into numbers
+    (numpy would parse it) and complex into real numbers (numpy drops the imaginary part)."""
+    if src.kind in "UST" and dst.kind in "biufc":
+        raise TypeError(f"text (dtype {src}) is not converted to numbers")
+    if src.kind == "c" and dst.kind in "biuf":
+        raise TypeError("complex values would lose their imaginary part")
+
+
+def _short_repr(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    """A value, for a message: its type and dtype, and itself when it is a scalar."""
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    if isinstance(value, (np.generic, int, float, complex, str, bytes, bool)) or value is None:
+        return f"{_short_repr(value)} ({type(value).__name__})"
+    return f"a value of type {type(value).__name__}"
 
 
 def _codec_roles(meta: ArrayMetadata) -> tuple[tuple[dict, ...], dict | None, tuple[dict, ...]]:
