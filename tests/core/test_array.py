@@ -495,6 +495,22 @@ def test_a_datetime_too_long_for_a_fixed_length_string_is_a_dtype_error():
     assert_same(b[...], n)
 
 
+@pytest.mark.parametrize("dtype, good, bad", [(str, "c", 5), (str, "c", b"c"), (bytes, b"c", "c")])
+def test_variable_length_elements_are_checked_before_any_chunk_is_written(dtype, good, bad):
+    a = ze.create_array(f"memory://vlen-{dtype.__name__}-{bad!r}", shape=(4,), chunks=(2,), dtype=dtype)
+    kind = "strings" if dtype is str else "bytes"
+    with pytest.raises(DTypeError, match=rf"array / holds variable-length {kind}: element 3 of the value is "
+                                         rf"{type(bad).__name__} {re.escape(repr(bad))}, not {dtype.__name__}"):
+        a[:] = np.array([good, good, good, bad], dtype=object)
+    assert a.nchunks_initialized == 0  # the first chunk was not written either
+    b = ze.create_array(f"memory://vlen2-{dtype.__name__}-{bad!r}", shape=(2, 2), chunks=(1, 2), dtype=dtype)
+    with pytest.raises(DTypeError, match=r"element \(1, 0\) of the value"):
+        b[...] = [[good, good], [bad, good]]
+    assert b.nchunks_initialized == 0
+    a[:] = [good, None, good, good]  # None is taken as the empty value, as before
+    assert list(a[...]) == [good, good[:0], good, good]
+
+
 @pytest.mark.parametrize("fmt", [2, 3])
 def test_bytes_arrays_are_serialised_with_vlen_bytes_like_zarr_python(tmp_path, fmt):
     import zarr

@@ -323,7 +323,8 @@ class Array(Node):
         lists) goes through numpy's checked conversion to the dtype, so a value the
         dtype cannot hold (300 or -1 into uint8, 1+2j into float64, an unparseable
         date) is refused instead of wrapped or cut. Strings are parsed into
-        datetime64/timedelta64 as numpy parses them.
+        datetime64/timedelta64 as numpy parses them. The elements written into a
+        variable-length string (bytes) array must be str (bytes) or None.
         """
         dt = self.dtype
         if isinstance(value, Array):
@@ -343,6 +344,8 @@ class Array(Node):
                 arr = np.asarray(value, dtype=dt)
         except (ValueError, TypeError, OverflowError, RuntimeError) as e:
             raise DTypeError(f"cannot store {_describe(value)} in array {self.name} of dtype {dt}: {e}") from None
+        if dt.kind == "O":
+            self._check_items(arr)
         if arr.shape == shape:
             return arr
         try:
@@ -351,6 +354,27 @@ class Array(Node):
             raise ShapeMismatchError(
                 f"cannot assign a value of shape {arr.shape} to a selection of shape {shape} in array {self.name}"
             ) from None
+
+    def _check_items(self, arr: np.ndarray) -> None:
+        """Refuse, before anything is encoded, an element a variable-length string or bytes array cannot hold."""
+        want = _ITEM_TYPES.get(self._meta.data_type.name)
+        if want is None or arr.size == 0:
+            return
+        flat = arr.reshape(-1)
+        bad = {t for t in set(map(type, flat)) if t is not type(None) and not issubclass(t, want)}
+        if not bad:
+            return
+        i = next(k for k, v in enumerate(flat) if type(v) in bad)
+        item = flat[i]
+        where = (
+            "the value" if arr.ndim == 0
+            else f"element {i}" if arr.ndim == 1
+            else f"element {tuple(int(x) for x in np.unravel_index(i, arr.shape))}"
+        )
+        raise DTypeError(
+            f"array {self.name} holds variable-length {'strings' if want is str else 'bytes'}: {where} of the value "
+            f"is {type(item).__name__} {_short_repr(item)}, not {want.__name__} (or None); nothing was written"
+        )
 
     # -- shape changes -------------------------------------------------------
     def resize(self, *new_shape: Any) -> None:
@@ -493,6 +517,10 @@ def _has_ellipsis(selection: Any) -> bool:
     if selection is Ellipsis:
         return True
     return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
+
+
+#: the Python type of the elements of each variable-length data type
+_ITEM_TYPES = {"string": str, "variable_length_bytes": bytes}
 
 
 def _check_cast(src: np.dtype, dst: np.dtype) -> None:
