@@ -530,3 +530,38 @@ def test_bytes_arrays_are_serialised_with_vlen_bytes_like_zarr_python(tmp_path, 
     a[:] = value
     assert_same(a[...], value)
     assert_same(zarr.open_array(path, mode="r")[...], value)
+
+
+# -- create_array with data ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(shape=(5,), data=np.arange(4)), ShapeMismatchError, r"data has shape \(4,\), but shape \(5,\) was given"),
+        (dict(shape=(1, 4), data=np.arange(4)), ShapeMismatchError, r"data has shape \(4,\), but shape \(1, 4\)"),
+        (dict(dtype="u1", data=[1, 300]), DTypeError, "Python integer 300 out of bounds for uint8"),
+        (dict(dtype=str, data=["a", 5]), DTypeError, "element 1 of the value is int 5"),
+        (dict(data=[[1], [1, 2]]), DTypeError, "data cannot be read as an array"),
+    ],
+    ids=["short", "no-broadcast", "overflow", "vlen", "ragged"],
+)
+def test_create_array_refuses_bad_data_before_touching_the_store(tmp_path, kwargs, error, message):
+    import zarr
+
+    if "shape" in kwargs:  # zarr-python refuses shape beside data outright
+        with pytest.raises(ValueError), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            zarr.create_array(str(tmp_path / "zp.zarr"), **kwargs)
+    path = tmp_path / "a.zarr"
+    with pytest.raises(error, match=message):
+        ze.create_array(str(path), **kwargs)
+    assert not path.exists() or not any(path.iterdir())  # no array left behind
+    ze.create_array(str(path), data=np.arange(4))  # so a retry does not find one in the way
+    np.testing.assert_array_equal(ze.open_array(str(path), mode="r")[...], np.arange(4))
+
+
+def test_create_array_with_data_of_the_given_shape_and_dtype_stores_it(tmp_path):
+    data = [[1, 2], [3, 255]]
+    a = ze.create_array(str(tmp_path / "a.zarr"), shape=(2, 2), dtype="u1", data=data)
+    assert_same(a[...], np.array(data, dtype="u1"))

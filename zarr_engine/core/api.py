@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from ..codecs.normalize import normalize_compressors, normalize_filters, normalize_serializer
-from ..errors import ArgumentError, ContainsNodeError, MetadataError, NodeNotFoundError
+from ..errors import (
+    ArgumentError,
+    ContainsNodeError,
+    DTypeError,
+    MetadataError,
+    NodeNotFoundError,
+    ShapeMismatchError,
+)
 from ..format import consolidated as _consolidated
 from ..format.create import create_array_metadata
 from ..format.metadata import ArrayMetadata, GroupMetadata
@@ -92,12 +99,21 @@ def create_array(
     ``chunks`` is the chunk shape (the inner chunks when ``shards`` is given);
     ``compressors``/``filters``/``serializer`` take codec objects (ours,
     numcodecs' or zarr-python's), dicts, names, ``"auto"`` or None.
+
+    ``data`` gives the shape and dtype when they are not given; when they are,
+    ``data`` must have that shape, and its values must fit the dtype (as for a
+    write). Both are checked before anything is stored.
     """
     st, node_path = _resolve(store, "a", storage_options, path if path is not None else name)
     if data is not None:
-        data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        try:
+            if dtype is None and not isinstance(data, (np.ndarray, Array)):
+                data = np.asarray(data)
+            data_shape = tuple(np.shape(data))  # an Array's own shape, without reading it
+        except (ValueError, TypeError) as e:
+            raise DTypeError(f"create_array at {display_path(node_path)}: data cannot be read as an array: {e}") from None
         if shape is None:
-            shape = data.shape
+            shape = data_shape
         if dtype is None:
             dtype = data.dtype
     if shape is None or dtype is None:
@@ -110,12 +126,19 @@ def create_array(
         zarr_format=zarr_format, dimension_names=dimension_names, attributes=attributes, order=order,
         chunk_key_encoding=chunk_key_encoding,
     )
+    arr = Array(st, node_path, meta, write_empty_chunks=write_empty_chunks)
+    if data is not None:
+        if data_shape != tuple(meta.shape):
+            raise ShapeMismatchError(
+                f"create_array at {display_path(node_path)}: data has shape {data_shape}, but shape "
+                f"{tuple(meta.shape)} was given; give data of that shape, or leave shape out"
+            )
+        data = arr._prepare_value(data, data_shape)  # its values fit the dtype, or DTypeError
     st._check_writable(prefix_of(node_path) + {3: "zarr.json", "n5": "attributes.json"}.get(zarr_format, ".zarray"))
     # everything is validated above, before the store is touched
     prepare_new_node(st, node_path, overwrite=overwrite)
     ensure_parents(st, node_path, zarr_format)
     write_metadata(st, node_path, meta)
-    arr = Array(st, node_path, meta, write_empty_chunks=write_empty_chunks)
     if data is not None:
         arr[...] = data
     return arr
