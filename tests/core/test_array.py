@@ -532,7 +532,7 @@ def test_bytes_arrays_are_serialised_with_vlen_bytes_like_zarr_python(tmp_path, 
     assert_same(zarr.open_array(path, mode="r")[...], value)
 
 
-# -- create_array with data ---------------------------------------------------------------------------
+# -- create_array: data and shards="auto" --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -565,3 +565,44 @@ def test_create_array_with_data_of_the_given_shape_and_dtype_stores_it(tmp_path)
     data = [[1, 2], [3, 255]]
     a = ze.create_array(str(tmp_path / "a.zarr"), shape=(2, 2), dtype="u1", data=data)
     assert_same(a[...], np.array(data, dtype="u1"))
+
+
+@pytest.mark.parametrize(
+    "shape, chunks, dtype, expected",
+    [
+        ((100,), (10,), "i4", (80,)),  # doubled while it fits: 20, 40, 80
+        ((1000,), (1,), "u1", (64,)),  # at most 64 chunks
+        ((64, 64, 64), (4, 4, 4), "f4", (16, 16, 16)),  # round the axes: 4 x 4 x 4 chunks
+        ((4096, 512, 512), (64, 128, 64), "f8", (256, 512, 128)),  # the bytes cap: 32 chunks of 4 MiB
+        ((7, 1000), (8, 10), "f4", (8, 640)),  # an axis shorter than its chunk stays one chunk
+        ((5,), (10,), "f4", (10,)),
+        ((0, 4), (1, 2), "i2", (1, 4)),
+        ((), (), "f8", ()),
+    ],
+)
+def test_auto_shards_follow_the_documented_rule(tmp_path, shape, chunks, dtype, expected):
+    import zarr
+
+    from zarr_engine.core.api import AUTO_SHARD_BYTES, AUTO_SHARD_CHUNKS
+
+    path = str(tmp_path / "a.zarr")
+    a = ze.create_array(path, shape=shape, chunks=chunks, dtype=dtype, shards="auto")
+    assert a.shards == expected and a.chunks == tuple(chunks)
+    per_shard = [s // c for s, c in zip(expected, chunks)]
+    assert all(s % c == 0 for s, c in zip(expected, chunks))
+    assert all(s <= max(n, c) for s, n, c in zip(expected, shape, chunks))
+    assert np.prod(per_shard) <= AUTO_SHARD_CHUNKS
+    assert np.prod(expected) * np.dtype(dtype).itemsize <= max(AUTO_SHARD_BYTES, np.prod(chunks) * 8)
+    data = sample(dtype, shape, seed=5) if np.prod(shape) <= 10**5 else None
+    if data is not None:
+        a[...] = data
+        z = zarr.open_array(path, mode="r")
+        assert z.shards == expected
+        assert_same(z[...], data)
+        assert_same(ze.open_array(path, mode="r")[...], data)
+
+
+def test_shards_that_are_not_a_shape_are_a_metadata_error():
+    for bad in ("big", 2.5, True):
+        with pytest.raises(ze.errors.MetadataError, match=r"array /: shards must be a shape, an int or 'auto'"):
+            ze.create_array("memory://bad-shards", shape=(10,), chunks=(2,), dtype="f4", shards=bad)

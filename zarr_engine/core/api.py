@@ -9,6 +9,7 @@ create (failing if present).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,13 @@ def create_array(
     ``chunks`` is the chunk shape (the inner chunks when ``shards`` is given);
     ``compressors``/``filters``/``serializer`` take codec objects (ours,
     numcodecs' or zarr-python's), dicts, names, ``"auto"`` or None.
+
+    ``shards`` is the shard shape (Zarr v3 only), a multiple of the chunk shape,
+    or ``"auto"``: the chunk shape doubled along the first axis, then the
+    second, and so on round the axes again, for as long as the doubled shard
+    still fits inside the array along that axis and holds at most
+    :data:`AUTO_SHARD_CHUNKS` chunks and :data:`AUTO_SHARD_BYTES` bytes
+    (uncompressed). An array no bigger than a chunk has shards of one chunk.
 
     ``data`` gives the shape and dtype when they are not given; when they are,
     ``data`` must have that shape, and its values must fit the dtype (as for a
@@ -191,7 +199,17 @@ def _array_metadata(
     )
     if shards is None:
         return inner
-    shard_shape = (shards,) * len(inner.shape) if isinstance(shards, int) else tuple(shards)
+    if isinstance(shards, str):
+        if shards != "auto":
+            raise MetadataError(f"array {where}: shards must be a shape, an int or 'auto', got {shards!r}")
+        shard_shape = auto_shards(inner.shape, inner.chunk_shape, dt.itemsize)
+    elif isinstance(shards, (int, np.integer)) and not isinstance(shards, bool):
+        shard_shape = (shards,) * len(inner.shape)
+    else:
+        try:
+            shard_shape = tuple(shards)
+        except TypeError:
+            raise MetadataError(f"array {where}: shards must be a shape, an int or 'auto', got {shards!r}") from None
     if len(shard_shape) != len(inner.shape):
         raise MetadataError(f"array {where}: shards {shard_shape} must have one length per axis of shape {inner.shape}")
     for s, c in zip(shard_shape, inner.chunk_shape):
@@ -211,6 +229,31 @@ def _array_metadata(
     return create_array_metadata(
         shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
     )
+
+
+#: shards="auto": the most chunks a shard may hold
+AUTO_SHARD_CHUNKS = 64
+#: shards="auto": the most bytes (uncompressed) a shard may hold
+AUTO_SHARD_BYTES = 128 * 2**20
+
+
+def auto_shards(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """The shard shape of ``shards="auto"``: the chunk shape, doubled along one axis after
+    another (round the axes, first to last) while the doubled shard fits inside the array
+    along that axis and holds at most AUTO_SHARD_CHUNKS chunks and AUTO_SHARD_BYTES bytes."""
+    mult = [1] * len(chunks)
+    chunk_bytes = math.prod(chunks) * max(int(itemsize), 1)
+    grew = True
+    while grew:
+        grew = False
+        for ax, (n, c) in enumerate(zip(shape, chunks)):
+            count = 2 * math.prod(mult)
+            if count > AUTO_SHARD_CHUNKS or count * chunk_bytes > AUTO_SHARD_BYTES:
+                return tuple(int(c * m) for c, m in zip(chunks, mult))
+            if 2 * c * mult[ax] <= n:
+                mult[ax] *= 2
+                grew = True
+    return tuple(int(c * m) for c, m in zip(chunks, mult))
 
 
 def create_group(
