@@ -202,10 +202,11 @@ class Array(Node):
 
     # -- reading -------------------------------------------------------------
     def __getitem__(self, selection: Any) -> Any:
-        """Read a selection, as zarr-python does: slices and integers (basic), one
-        index array per selection (orthogonal), or integer arrays and integers, one
-        per axis, broadcast into points (vindex); several index arrays beside slices
-        are refused, so use ``.oindex``/``.vindex`` (see :func:`.indexing.selection_kind`)."""
+        """Read a selection, as zarr-python does: slices and integers (basic); one index
+        array among them, selecting along its own axis (orthogonal); one integer array or
+        integer per axis, broadcast together into points (vindex). Several index arrays
+        beside slices are refused: say ``.oindex`` or ``.vindex`` (see
+        :func:`.indexing.selection_kind`). ``a[sel] = value`` follows the same rules."""
         kind = selection_kind(selection, self.ndim, self.name)
         if kind == "vindex":
             return self.get_coordinate_selection(without_ellipsis(selection))
@@ -538,7 +539,7 @@ def _short_repr(value: Any, limit: int = 40) -> str:
 
 
 def _describe(value: Any) -> str:
-    """A value, for a message: its type and dtype, and itself when it is a scalar."""
+    """A value, for a message: itself and its type when it is a scalar, else its type (and dtype and shape)."""
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
     if isinstance(value, (np.generic, int, float, complex, str, bytes, bool)) or value is None:
