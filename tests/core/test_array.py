@@ -479,7 +479,8 @@ def test_strings_are_parsed_into_datetimes_like_numpy_and_zarr_python(dtype):
     assert_same(z[...], n)
     a[:] = np.array(texts + texts[:1])  # a numpy array of text is parsed as well
     assert_same(a[...], n)
-    with pytest.raises(DTypeError, match=rf"cannot store 'yesterday' \(str\) in array / of dtype {re.escape(str(np.dtype(dtype)))}"):
+    message = rf"cannot store 'yesterday' \(str\) in array / of dtype {re.escape(str(np.dtype(dtype)))}"
+    with pytest.raises(DTypeError, match=message):
         a[0] = "yesterday"
     assert_same(a[...], n)
 

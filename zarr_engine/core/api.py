@@ -119,7 +119,8 @@ def create_array(
                 data = np.asarray(data)
             data_shape = tuple(np.shape(data))  # an Array's own shape, without reading it
         except (ValueError, TypeError) as e:
-            raise DTypeError(f"create_array at {display_path(node_path)}: data cannot be read as an array: {e}") from None
+            where = display_path(node_path)
+            raise DTypeError(f"create_array at {where}: data cannot be read as an array: {e}") from None
         if shape is None:
             shape = data_shape
         if dtype is None:
