@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -298,3 +301,309 @@ def test_a_local_write_holds_only_the_chunks_being_encoded(tmp_path):
     limit = min(48, 4 * (pool_size() + 1)) * 2**20
     assert peak < limit, f"{peak / 2**20:.1f} MiB held during the write (limit {limit / 2**20:.0f})"
     assert_same(ze.open_array(str(tmp_path / "a"), mode="r")[...], value)
+
+
+# -- plain a[...] with several index arrays --------------------------------------------------------
+
+
+def _twins(d: np.ndarray, name: str):
+    """The same data in a zarr_engine array and a zarr-python array."""
+    import zarr
+
+    a = ze.create_array(f"memory://{name}", shape=d.shape, chunks=(2,) * d.ndim, dtype=d.dtype)
+    a[...] = d
+    z = zarr.create_array(zarr.storage.MemoryStore(), shape=d.shape, chunks=(2,) * d.ndim, dtype=d.dtype)
+    z[...] = d
+    return a, z
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        ([0, 2], 1, [1, 2]),
+        (np.array([0, 2]), np.int64(-3), np.array([4, 0])),
+        (2, [0, 3], [1, 4]),
+        ([0, 2], [1, 3], [0, 4]),
+        ([1], [0, 3], 2),
+    ],
+    ids=repr,
+)
+def test_integers_beside_several_index_arrays_select_points(sel):
+    d = np.arange(60).reshape(3, 4, 5)
+    a, z = _twins(d, f"points-{abs(hash(repr(sel)))}")
+    expected = d[sel]
+    assert_same(a[sel], expected)
+    assert_same(z[sel], expected)
+    n = d.copy()
+    n[sel] = -1
+    a[sel] = -1
+    z[sel] = -1
+    assert_same(a[...], n)  # only the selected points changed
+    assert_same(z[...], n)
+    a[sel] = np.arange(expected.size).reshape(expected.shape) + 100
+    n[sel] = np.arange(expected.size).reshape(expected.shape) + 100
+    assert_same(a[...], n)
+
+
+def test_index_arrays_with_an_ellipsis_standing_for_no_axis_select_points():
+    d = np.arange(20).reshape(4, 5)
+    a, _ = _twins(d, "points-ellipsis")
+    assert_same(a[[0, 3], ..., [1, 4]], d[[0, 3], ..., [1, 4]])
+    assert_same(a[..., [0, 3], [1, 4]], d[..., [0, 3], [1, 4]])
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        (slice(None), [0, 1], [1, 2]),
+        ([0, 2], slice(1, 3), [1, 2]),
+        ([0, 2], [1, 2]),  # the last axis left out
+        ([0, 2], [1, 2], Ellipsis),
+        ([True, False, True], slice(None), [1, 2]),
+        ([True, False, True], 2, [1, 2]),
+    ],
+    ids=repr,
+)
+def test_several_index_arrays_beside_slices_are_refused_like_zarr_python(sel):
+    d = np.arange(60).reshape(3, 4, 5)
+    a, z = _twins(d, f"refused-{abs(hash(repr(sel)))}")
+    assert np.asarray(d[sel]).shape != a.oindex[sel].shape  # numpy would not give the per-axis result
+    with pytest.raises(IndexError):
+        z[sel]
+    with pytest.raises(SelectionError, match=r"array /.*\.oindex.*\.vindex"):
+        a[sel]
+    with pytest.raises(SelectionError, match=r"array /.*\.oindex.*\.vindex"):
+        a[sel] = -1
+    assert_same(a[...], d)  # the refused write changed nothing
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        ([0, 2], slice(None), 1),
+        (1, [3, 0], slice(1, 4)),
+        (Ellipsis, [0, 4]),
+        ([True, False, True], 2, slice(None)),
+        ([0, 2], [True, False, True, False], [1, 2]),  # an array per axis, one boolean: zarr-python's rule
+    ],
+    ids=repr,
+)
+def test_one_index_array_beside_slices_selects_per_axis_like_zarr_python(sel):
+    d = np.arange(60).reshape(3, 4, 5)
+    a, z = _twins(d, f"ortho-{abs(hash(repr(sel)))}")
+    expected = numpy_orthogonal(d, sel if Ellipsis not in sel else (slice(None), slice(None), [0, 4]))
+    assert_same(a[sel], expected)
+    if Ellipsis not in sel:
+        assert_same(z[sel], expected)
+
+
+# -- values converted to the array's dtype ---------------------------------------------------------
+
+
+def _zarr_python_array(dtype, shape=(3,)):
+    import zarr
+
+    return zarr.create_array(zarr.storage.MemoryStore(), shape=shape, chunks=(2,), dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "dtype, value, problem",
+    [
+        ("u1", 300, "Python integer 300 out of bounds for uint8"),
+        ("u1", -1, "Python integer -1 out of bounds for uint8"),
+        ("u1", [256, 1], "Python integer 256 out of bounds for uint8"),
+        ("u8", -1, "out of bounds for uint64"),
+        ("i8", 2**70, "too large"),
+        ("f8", 1 + 2j, "complex values would lose their imaginary part"),
+        ("i4", float("nan"), "cannot convert float NaN to integer"),
+        ("M8[s]", "garbage", "Error parsing datetime string"),
+    ],
+    ids=repr,
+)
+def test_python_values_the_dtype_cannot_hold_are_refused_like_numpy(dtype, value, problem):
+    with pytest.raises((OverflowError, TypeError, ValueError)):
+        np.asarray(value, dtype=dtype)
+    with pytest.raises((OverflowError, TypeError, ValueError)):
+        _zarr_python_array(dtype)[:2] = value
+    a = ze.create_array(f"memory://refuse-{abs(hash((dtype, repr(value))))}", shape=(3,), chunks=(2,), dtype=dtype,
+                        fill_value=0)
+    before = a[...]
+    with pytest.raises(DTypeError, match=rf"cannot store .* in array / of dtype .*: .*{problem}"):
+        a[:2] = value
+    with pytest.raises(DTypeError):
+        a[0] = value if not isinstance(value, list) else value[0]
+    assert_same(a[...], before)
+    assert a.nchunks_initialized == 0
+
+
+@pytest.mark.parametrize("dtype, value", [("u1", 255), ("u1", [0, 255]), ("i8", -(2**63)), ("u8", 2**64 - 1),
+                                          ("i2", 2.9), ("f4", 2**70), ("bool", 2), ("f8", None)], ids=repr)
+def test_python_values_the_dtype_holds_are_stored_as_numpy_converts_them(dtype, value):
+    a = ze.create_array(f"memory://hold-{abs(hash((dtype, repr(value))))}", shape=(2,), chunks=(2,), dtype=dtype)
+    a[:] = value
+    expected = np.zeros(2, dtype)
+    expected[:] = value
+    assert_same(a[...], expected)
+
+
+def test_numpy_arrays_keep_numpy_assignment_casting_but_complex_into_real_is_refused():
+    a = ze.create_array("memory://np-cast", shape=(3,), chunks=(2,), dtype="u1")
+    value = np.array([300, -1, 7])
+    a[:] = value
+    n = np.zeros(3, "u1")
+    n[:] = value  # numpy wraps arrays around, as it always has
+    assert_same(a[...], n)
+    a[0] = np.int64(258)
+    n[0] = np.int64(258)
+    assert_same(a[...], n)
+    f = ze.create_array("memory://np-complex", shape=(2,), chunks=(2,), dtype="f8")
+    with pytest.warns(np.exceptions.ComplexWarning):  # numpy keeps the real part, and only warns
+        np.zeros(2, "f8")[:] = np.array([1 + 2j, 3 + 0j])
+    with pytest.raises(DTypeError, match=r"an array of dtype complex128 .* in array / of dtype float64: complex"):
+        f[:] = np.array([1 + 2j, 3 + 0j])
+    with pytest.raises(DTypeError, match="imaginary part"):
+        f[0] = np.complex64(1)
+    assert f.nchunks_initialized == 0
+
+
+@pytest.mark.parametrize("dtype", ["M8[D]", "M8[ns]", "m8[s]"])
+def test_strings_are_parsed_into_datetimes_like_numpy_and_zarr_python(dtype):
+    texts = ["2020-01-01", "NaT"] if dtype.startswith("M") else ["5", "NaT"]
+    a = ze.create_array(f"memory://dt-text-{dtype}", shape=(3,), chunks=(2,), dtype=dtype)
+    z = _zarr_python_array(dtype)
+    n = np.zeros(3, dtype)
+    for target in (a, z, n):
+        target[0] = texts[0]
+        target[1:] = [texts[1], texts[0]]
+    assert_same(a[...], n)
+    assert_same(z[...], n)
+    a[:] = np.array(texts + texts[:1])  # a numpy array of text is parsed as well
+    assert_same(a[...], n)
+    message = rf"cannot store 'yesterday' \(str\) in array / of dtype {re.escape(str(np.dtype(dtype)))}"
+    with pytest.raises(DTypeError, match=message):
+        a[0] = "yesterday"
+    assert_same(a[...], n)
+
+
+def test_a_datetime_too_long_for_a_fixed_length_string_is_a_dtype_error():
+    a = ze.create_array("memory://dt-into-text", shape=(2,), chunks=(2,), dtype="U3")
+    with pytest.raises(DTypeError, match=r"np.datetime64\('2020-01-01'\) \(datetime64\) in array / of dtype <U3"):
+        a[0] = np.datetime64("2020-01-01")
+    b = ze.create_array("memory://dt-into-text-long", shape=(2,), chunks=(2,), dtype="U10")
+    b[0] = np.datetime64("2020-01-01")
+    n = np.zeros(2, "U10")
+    n[0] = np.datetime64("2020-01-01")
+    assert_same(b[...], n)
+
+
+@pytest.mark.parametrize("dtype, good, bad", [(str, "c", 5), (str, "c", b"c"), (bytes, b"c", "c")])
+def test_variable_length_elements_are_checked_before_any_chunk_is_written(dtype, good, bad):
+    a = ze.create_array(f"memory://vlen-{dtype.__name__}-{bad!r}", shape=(4,), chunks=(2,), dtype=dtype)
+    kind = "strings" if dtype is str else "bytes"
+    with pytest.raises(DTypeError, match=rf"array / holds variable-length {kind}: element 3 of the value is "
+                                         rf"{type(bad).__name__} {re.escape(repr(bad))}, not {dtype.__name__}"):
+        a[:] = np.array([good, good, good, bad], dtype=object)
+    assert a.nchunks_initialized == 0  # the first chunk was not written either
+    b = ze.create_array(f"memory://vlen2-{dtype.__name__}-{bad!r}", shape=(2, 2), chunks=(1, 2), dtype=dtype)
+    with pytest.raises(DTypeError, match=r"element \(1, 0\) of the value"):
+        b[...] = [[good, good], [bad, good]]
+    assert b.nchunks_initialized == 0
+    a[:] = [good, None, good, good]  # None is taken as the empty value, as before
+    assert list(a[...]) == [good, good[:0], good, good]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_bytes_arrays_are_serialised_with_vlen_bytes_like_zarr_python(tmp_path, fmt):
+    import zarr
+    from zarr.core.dtype import VariableLengthBytes
+
+    path = str(tmp_path / "b.zarr")
+    a = ze.create_array(path, shape=(3,), chunks=(2,), dtype=bytes, zarr_format=fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr-python's own warnings about its data types
+        zarr.create_array(str(tmp_path / "zp.zarr"), shape=(3,), chunks=(2,), dtype=VariableLengthBytes(),
+                          zarr_format=fmt)
+    doc = "zarr.json" if fmt == 3 else ".zarray"
+    ours, theirs = (json.loads((tmp_path / n / doc).read_text()) for n in ("b.zarr", "zp.zarr"))
+    key = "codecs" if fmt == 3 else "filters"
+    assert ours[key][0] == theirs[key][0]  # vlen-bytes, not vlen-utf8
+    value = np.array([b"a", b"\x00\xff", b""], dtype=object)
+    a[:] = value
+    assert_same(a[...], value)
+    assert_same(zarr.open_array(path, mode="r")[...], value)
+
+
+# -- create_array: data and shards="auto" --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(shape=(5,), data=np.arange(4)), ShapeMismatchError, r"data has shape \(4,\), but shape \(5,\) was given"),
+        (dict(shape=(1, 4), data=np.arange(4)), ShapeMismatchError, r"data has shape \(4,\), but shape \(1, 4\)"),
+        (dict(dtype="u1", data=[1, 300]), DTypeError, "Python integer 300 out of bounds for uint8"),
+        (dict(dtype=str, data=["a", 5]), DTypeError, "element 1 of the value is int 5"),
+        (dict(data=[[1], [1, 2]]), DTypeError, "data cannot be read as an array"),
+    ],
+    ids=["short", "no-broadcast", "overflow", "vlen", "ragged"],
+)
+def test_create_array_refuses_bad_data_before_touching_the_store(tmp_path, kwargs, error, message):
+    import zarr
+
+    if "shape" in kwargs:  # zarr-python refuses shape beside data outright
+        with pytest.raises(ValueError), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            zarr.create_array(str(tmp_path / "zp.zarr"), **kwargs)
+    path = tmp_path / "a.zarr"
+    with pytest.raises(error, match=message):
+        ze.create_array(str(path), **kwargs)
+    assert not path.exists() or not any(path.iterdir())  # no array left behind
+    ze.create_array(str(path), data=np.arange(4))  # so a retry does not find one in the way
+    np.testing.assert_array_equal(ze.open_array(str(path), mode="r")[...], np.arange(4))
+
+
+def test_create_array_with_data_of_the_given_shape_and_dtype_stores_it(tmp_path):
+    data = [[1, 2], [3, 255]]
+    a = ze.create_array(str(tmp_path / "a.zarr"), shape=(2, 2), dtype="u1", data=data)
+    assert_same(a[...], np.array(data, dtype="u1"))
+
+
+@pytest.mark.parametrize(
+    "shape, chunks, dtype, expected",
+    [
+        ((100,), (10,), "i4", (80,)),  # doubled while it fits: 20, 40, 80
+        ((1000,), (1,), "u1", (64,)),  # at most 64 chunks
+        ((64, 64, 64), (4, 4, 4), "f4", (16, 16, 16)),  # round the axes: 4 x 4 x 4 chunks
+        ((4096, 512, 512), (64, 128, 64), "f8", (256, 512, 128)),  # the bytes cap: 32 chunks of 4 MiB
+        ((7, 1000), (8, 10), "f4", (8, 640)),  # an axis shorter than its chunk stays one chunk
+        ((5,), (10,), "f4", (10,)),
+        ((0, 4), (1, 2), "i2", (1, 4)),
+        ((), (), "f8", ()),
+    ],
+)
+def test_auto_shards_follow_the_documented_rule(tmp_path, shape, chunks, dtype, expected):
+    import zarr
+
+    from zarr_engine.core.api import AUTO_SHARD_BYTES, AUTO_SHARD_CHUNKS
+
+    path = str(tmp_path / "a.zarr")
+    a = ze.create_array(path, shape=shape, chunks=chunks, dtype=dtype, shards="auto")
+    assert a.shards == expected and a.chunks == tuple(chunks)
+    per_shard = [s // c for s, c in zip(expected, chunks)]
+    assert all(s % c == 0 for s, c in zip(expected, chunks))
+    assert all(s <= max(n, c) for s, n, c in zip(expected, shape, chunks))
+    assert np.prod(per_shard) <= AUTO_SHARD_CHUNKS
+    assert np.prod(expected) * np.dtype(dtype).itemsize <= max(AUTO_SHARD_BYTES, np.prod(chunks) * 8)
+    data = sample(dtype, shape, seed=5) if np.prod(shape) <= 10**5 else None
+    if data is not None:
+        a[...] = data
+        z = zarr.open_array(path, mode="r")
+        assert z.shards == expected
+        assert_same(z[...], data)
+        assert_same(ze.open_array(path, mode="r")[...], data)
+
+
+def test_shards_that_are_not_a_shape_are_a_metadata_error():
+    for bad in ("big", 2.5, True):
+        with pytest.raises(ze.errors.MetadataError, match=r"array /: shards must be a shape, an int or 'auto'"):
+            ze.create_array("memory://bad-shards", shape=(10,), chunks=(2,), dtype="f4", shards=bad)

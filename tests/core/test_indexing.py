@@ -183,6 +183,27 @@ def test_selection_kinds_follow_zarr_python():
     assert selection_kind(([1, 2], [0, 1]), 2) == "vindex"
     assert selection_kind(np.ones((2, 2), bool), 2) == "vindex"
     assert selection_kind(np.ones(2, bool), 1) == "orthogonal"
+    # integers beside two or more integer arrays are broadcast with them into points
+    assert selection_kind(([0, 2], 1, [1, 2]), 3) == "vindex"
+    assert selection_kind((np.int64(1), np.array([0, 1]), [1, 2]), 3) == "vindex"
+    assert selection_kind(([0, 2], Ellipsis, [1, 2]), 2) == "vindex"
+    # one array per axis with a boolean among them: per axis, as zarr-python
+    assert selection_kind(([True, False], [0, 1]), 2) == "orthogonal"
+    assert selection_kind(([0, 2], slice(None), 1), 3) == "orthogonal"
+
+
+@pytest.mark.parametrize(
+    "sel, mixed",
+    [
+        ((slice(None), [0, 1], [1, 2]), "slices"),
+        (([0, 1], [1, 2]), r"axes left out \(2 of 3 given\)"),
+        (([0, 1], [1, 2], Ellipsis), "an Ellipsis"),
+        (([True, False, True], 2, [1, 2]), "integers and boolean arrays"),
+    ],
+)
+def test_several_index_arrays_beside_other_indices_are_refused(sel, mixed):
+    with pytest.raises(SelectionError, match=f"of array /t mixes 2 index arrays with {mixed}: .*Use .oindex"):
+        selection_kind(sel, 3, "/t")
 
 
 def test_blocks_translate_to_element_ranges():

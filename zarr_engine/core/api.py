@@ -9,12 +9,20 @@ create (failing if present).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ..codecs.normalize import normalize_compressors, normalize_filters, normalize_serializer
-from ..errors import ArgumentError, ContainsNodeError, MetadataError, NodeNotFoundError
+from ..errors import (
+    ArgumentError,
+    ContainsNodeError,
+    DTypeError,
+    MetadataError,
+    NodeNotFoundError,
+    ShapeMismatchError,
+)
 from ..format import consolidated as _consolidated
 from ..format.create import create_array_metadata
 from ..format.metadata import ArrayMetadata, GroupMetadata
@@ -92,12 +100,29 @@ def create_array(
     ``chunks`` is the chunk shape (the inner chunks when ``shards`` is given);
     ``compressors``/``filters``/``serializer`` take codec objects (ours,
     numcodecs' or zarr-python's), dicts, names, ``"auto"`` or None.
+
+    ``shards`` is the shard shape (Zarr v3 only), a multiple of the chunk shape,
+    or ``"auto"``: the chunk shape doubled along the first axis, then the
+    second, and so on round the axes again, for as long as the doubled shard
+    still fits inside the array along that axis and holds at most
+    :data:`AUTO_SHARD_CHUNKS` chunks and :data:`AUTO_SHARD_BYTES` bytes
+    (uncompressed). An array no bigger than a chunk has shards of one chunk.
+
+    ``data`` gives the shape and dtype when they are not given; when they are,
+    ``data`` must have that shape, and its values must fit the dtype (as for a
+    write). Both are checked before anything is stored.
     """
     st, node_path = _resolve(store, "a", storage_options, path if path is not None else name)
     if data is not None:
-        data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        try:
+            if dtype is None and not isinstance(data, (np.ndarray, Array)):
+                data = np.asarray(data)
+            data_shape = tuple(np.shape(data))  # an Array's own shape, without reading it
+        except (ValueError, TypeError) as e:
+            where = display_path(node_path)
+            raise DTypeError(f"create_array at {where}: data cannot be read as an array: {e}") from None
         if shape is None:
-            shape = data.shape
+            shape = data_shape
         if dtype is None:
             dtype = data.dtype
     if shape is None or dtype is None:
@@ -110,12 +135,19 @@ def create_array(
         zarr_format=zarr_format, dimension_names=dimension_names, attributes=attributes, order=order,
         chunk_key_encoding=chunk_key_encoding,
     )
+    arr = Array(st, node_path, meta, write_empty_chunks=write_empty_chunks)
+    if data is not None:
+        if data_shape != tuple(meta.shape):
+            raise ShapeMismatchError(
+                f"create_array at {display_path(node_path)}: data has shape {data_shape}, but shape "
+                f"{tuple(meta.shape)} was given; give data of that shape, or leave shape out"
+            )
+        data = arr._prepare_value(data, data_shape)  # its values fit the dtype, or DTypeError
     st._check_writable(prefix_of(node_path) + {3: "zarr.json", "n5": "attributes.json"}.get(zarr_format, ".zarray"))
     # everything is validated above, before the store is touched
     prepare_new_node(st, node_path, overwrite=overwrite)
     ensure_parents(st, node_path, zarr_format)
     write_metadata(st, node_path, meta)
-    arr = Array(st, node_path, meta, write_empty_chunks=write_empty_chunks)
     if data is not None:
         arr[...] = data
     return arr
@@ -137,7 +169,8 @@ def _array_metadata(
             fill_value=fill_value, attributes=attributes, dimension_names=dimension_names, path=where,
             filters=filters, shards=shards, order=order, serializer=serializer, chunk_key_encoding=chunk_key_encoding,
         )
-    dt = DataType.from_numpy(dtype, zarr_format, display_path(path)).numpy_dtype
+    data_type = DataType.from_numpy(dtype, zarr_format, display_path(path))
+    dt = data_type.numpy_dtype
     if zarr_format == 2:
         if shards is not None:
             raise MetadataError(f"array {where}: sharding needs zarr_format=3")
@@ -159,13 +192,25 @@ def _array_metadata(
         dtype=dtype, fill_value=fill_value, zarr_format=3, dimension_names=dimension_names,
         attributes=attributes, order=order, chunk_key_encoding=chunk_key_encoding, path=where,
     )
+    if isinstance(serializer, str) and serializer == "auto" and data_type.name == "variable_length_bytes":
+        serializer = "vlen-bytes"  # the numpy dtype (object) alone would say vlen-utf8
     inner = create_array_metadata(
         shape=shape, chunks=chunks, filters=normalize_filters(filters, 3, dt),
         serializer=normalize_serializer(serializer, dt), compressors=normalize_compressors(compressors, 3, dt), **kw,
     )
     if shards is None:
         return inner
-    shard_shape = (shards,) * len(inner.shape) if isinstance(shards, int) else tuple(shards)
+    if isinstance(shards, str):
+        if shards != "auto":
+            raise MetadataError(f"array {where}: shards must be a shape, an int or 'auto', got {shards!r}")
+        shard_shape = auto_shards(inner.shape, inner.chunk_shape, dt.itemsize)
+    elif isinstance(shards, (int, np.integer)) and not isinstance(shards, bool):
+        shard_shape = (shards,) * len(inner.shape)
+    else:
+        try:
+            shard_shape = tuple(shards)
+        except TypeError:
+            raise MetadataError(f"array {where}: shards must be a shape, an int or 'auto', got {shards!r}") from None
     if len(shard_shape) != len(inner.shape):
         raise MetadataError(f"array {where}: shards {shard_shape} must have one length per axis of shape {inner.shape}")
     for s, c in zip(shard_shape, inner.chunk_shape):
@@ -185,6 +230,31 @@ def _array_metadata(
     return create_array_metadata(
         shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
     )
+
+
+#: shards="auto": the most chunks a shard may hold
+AUTO_SHARD_CHUNKS = 64
+#: shards="auto": the most bytes (uncompressed) a shard may hold
+AUTO_SHARD_BYTES = 128 * 2**20
+
+
+def auto_shards(shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """The shard shape of ``shards="auto"``: the chunk shape, doubled along one axis after
+    another (round the axes, first to last) while the doubled shard fits inside the array
+    along that axis and holds at most AUTO_SHARD_CHUNKS chunks and AUTO_SHARD_BYTES bytes."""
+    mult = [1] * len(chunks)
+    chunk_bytes = math.prod(chunks) * max(int(itemsize), 1)
+    grew = True
+    while grew:
+        grew = False
+        for ax, (n, c) in enumerate(zip(shape, chunks)):
+            count = 2 * math.prod(mult)
+            if count > AUTO_SHARD_CHUNKS or count * chunk_bytes > AUTO_SHARD_BYTES:
+                return tuple(int(c * m) for c, m in zip(chunks, mult))
+            if 2 * c * mult[ax] <= n:
+                mult[ax] *= 2
+                grew = True
+    return tuple(int(c * m) for c, m in zip(chunks, mult))
 
 
 def create_group(

@@ -16,7 +16,7 @@ from . import engine
 from . import optimistic as optimistic_writes
 from .cache import ChunkCache, cache_budget
 from .engine import ChunkIO
-from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind
+from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind, without_ellipsis
 from .nodes import Node, display_path, prefix_of, read_metadata, write_metadata
 
 
@@ -202,9 +202,14 @@ class Array(Node):
 
     # -- reading -------------------------------------------------------------
     def __getitem__(self, selection: Any) -> Any:
-        kind = selection_kind(selection, self.ndim)
+        """Read a selection, as zarr-python does: slices and integers (basic); one index
+        array among them, selecting along its own axis (orthogonal); one integer array or
+        integer per axis, broadcast together into points (vindex). Several index arrays
+        beside slices are refused: say ``.oindex`` or ``.vindex`` (see
+        :func:`.indexing.selection_kind`). ``a[sel] = value`` follows the same rules."""
+        kind = selection_kind(selection, self.ndim, self.name)
         if kind == "vindex":
-            return self.get_coordinate_selection(selection)
+            return self.get_coordinate_selection(without_ellipsis(selection))
         if kind == "orthogonal":
             return self.get_orthogonal_selection(selection)
         return self.get_basic_selection(selection)
@@ -272,9 +277,9 @@ class Array(Node):
             raise ReadOnlyError(f"array {self.name} is read-only (store {self._store!r}); cannot write")
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        kind = selection_kind(selection, self.ndim)
+        kind = selection_kind(selection, self.ndim, self.name)
         if kind == "vindex":
-            self.set_coordinate_selection(selection, value)
+            self.set_coordinate_selection(without_ellipsis(selection), value)
         elif kind == "orthogonal":
             self.set_orthogonal_selection(selection, value)
         else:
@@ -311,25 +316,37 @@ class Array(Node):
         return self._write_orthogonal(selection, value, allow_arrays=False)
 
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-        """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write."""
+        """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write.
+
+        numpy arrays and scalars (and other Arrays) are cast as numpy's own
+        ``arr[...] = value`` casts them, but complex values into a real array and
+        text into a numeric one are refused. Anything else (Python numbers, strings,
+        lists) goes through numpy's checked conversion to the dtype, so a value the
+        dtype cannot hold (300 or -1 into uint8, 1+2j into float64, an unparseable
+        date) is refused instead of wrapped or cut. Strings are parsed into
+        datetime64/timedelta64 as numpy parses them. The elements written into a
+        variable-length string (bytes) array must be str (bytes) or None.
+        """
         dt = self.dtype
+        if isinstance(value, Array):
+            value = value[...]
         try:
-            if dt.kind == "O":
-                arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value.astype(object)
-            elif isinstance(value, Array):
-                arr = np.asarray(value[...]).astype(dt, copy=False)
-            else:
+            if isinstance(value, (np.ndarray, np.generic)):
                 arr = np.asarray(value)
-                if arr.dtype != dt:
-                    if arr.dtype.kind in "US" and dt.kind not in "USO":
-                        raise TypeError(f"cannot store values of dtype {arr.dtype}")
+                if dt.kind == "O":
+                    arr = arr.astype(object)
+                elif arr.dtype != dt:
+                    _check_cast(arr.dtype, dt)
                     arr = arr.astype(dt, casting="unsafe")
-        except (ValueError, TypeError) as e:
-            raise DTypeError(
-                f"cannot store a value of type {type(value).__name__}"
-                f"{' and dtype ' + str(np.asarray(value).dtype) if _safe_dtype(value) else ''} in array {self.name} "
-                f"of dtype {dt}: {e}"
-            ) from None
+            elif dt.kind == "O":
+                arr = np.asarray(value, dtype=object)
+            else:
+                _check_cast(np.asarray(value).dtype, dt)
+                arr = np.asarray(value, dtype=dt)
+        except (ValueError, TypeError, OverflowError, RuntimeError) as e:
+            raise DTypeError(f"cannot store {_describe(value)} in array {self.name} of dtype {dt}: {e}") from None
+        if dt.kind == "O":
+            self._check_items(arr)
         if arr.shape == shape:
             return arr
         try:
@@ -338,6 +355,27 @@ class Array(Node):
             raise ShapeMismatchError(
                 f"cannot assign a value of shape {arr.shape} to a selection of shape {shape} in array {self.name}"
             ) from None
+
+    def _check_items(self, arr: np.ndarray) -> None:
+        """Refuse, before anything is encoded, an element a variable-length string or bytes array cannot hold."""
+        want = _ITEM_TYPES.get(self._meta.data_type.name)
+        if want is None or arr.size == 0:
+            return
+        flat = arr.reshape(-1)
+        bad = {t for t in set(map(type, flat)) if t is not type(None) and not issubclass(t, want)}
+        if not bad:
+            return
+        i = next(k for k, v in enumerate(flat) if type(v) in bad)
+        item = flat[i]
+        where = (
+            "the value" if arr.ndim == 0
+            else f"element {i}" if arr.ndim == 1
+            else f"element {tuple(int(x) for x in np.unravel_index(i, arr.shape))}"
+        )
+        raise DTypeError(
+            f"array {self.name} holds variable-length {'strings' if want is str else 'bytes'}: {where} of the value "
+            f"is {type(item).__name__} {_short_repr(item)}, not {want.__name__} (or None); nothing was written"
+        )
 
     # -- shape changes -------------------------------------------------------
     def resize(self, *new_shape: Any) -> None:
@@ -482,12 +520,31 @@ def _has_ellipsis(selection: Any) -> bool:
     return isinstance(selection, tuple) and any(s is Ellipsis for s in selection)
 
 
-def _safe_dtype(value: Any) -> bool:
-    try:
-        np.asarray(value)
-        return True
-    except Exception:
-        return False
+#: the Python type of the elements of each variable-length data type
+_ITEM_TYPES = {"string": str, "variable_length_bytes": bytes}
+
+
+def _check_cast(src: np.dtype, dst: np.dtype) -> None:
+    """Refuse the casts numpy would make by dropping information: text into numbers
+    (numpy would parse it) and complex into real numbers (numpy drops the imaginary part)."""
+    if src.kind in "UST" and dst.kind in "biufc":
+        raise TypeError(f"text (dtype {src}) is not converted to numbers")
+    if src.kind == "c" and dst.kind in "biuf":
+        raise TypeError("complex values would lose their imaginary part")
+
+
+def _short_repr(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    """A value, for a message: itself and its type when it is a scalar, else its type (and dtype and shape)."""
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    if isinstance(value, (np.generic, int, float, complex, str, bytes, bool)) or value is None:
+        return f"{_short_repr(value)} ({type(value).__name__})"
+    return f"a value of type {type(value).__name__}"
 
 
 def _codec_roles(meta: ArrayMetadata) -> tuple[tuple[dict, ...], dict | None, tuple[dict, ...]]:

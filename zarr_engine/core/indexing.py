@@ -479,17 +479,86 @@ def _is_bool_array(x: Any) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def selection_kind(selection: Any, ndim: int) -> str:
-    """``"basic"``, ``"orthogonal"`` or ``"vindex"`` for a plain ``a[...]`` selection."""
+def selection_kind(selection: Any, ndim: int, name: str = "the array") -> str:
+    """``"basic"``, ``"orthogonal"`` or ``"vindex"`` for a plain ``a[...]`` selection.
+
+    The rules are zarr-python's, and give numpy's result wherever zarr-python does:
+
+    - no index arrays: basic;
+    - one boolean mask of the array's shape: vindex (a mask selection);
+    - one index array (integers or a boolean mask of one axis) among slices and
+      integers: orthogonal, the array selecting along its own axis;
+    - one integer array or integer per axis, two or more of them arrays: vindex,
+      the arrays and integers broadcast together into points, as numpy does;
+    - one index array per axis, some of them boolean: orthogonal, each selecting
+      along its own axis (zarr-python's rule; numpy would pair them up);
+    - any other mix of two or more index arrays with slices, integers, an
+      Ellipsis standing for axes or axes left out: refused with a
+      :class:`SelectionError` naming ``.oindex`` and ``.vindex``, as zarr-python
+      refuses it, since numpy would pair the arrays up where indexing each
+      axis on its own crosses them.
+    """
     sel = selection if isinstance(selection, tuple) else (selection,)
     arrays = [s for s in sel if _is_array_like(s)]
     if not arrays:
         return "basic"
     if len(sel) == 1 and _is_bool_array(sel[0]) and np.asarray(sel[0]).ndim == ndim and ndim > 1:
         return "vindex"
-    if len(arrays) > 1 and len(arrays) == len(sel) and all(not _is_bool_array(a) for a in arrays):
-        return "vindex"  # numpy's pointwise semantics for several index arrays
-    return "orthogonal"
+    if len(arrays) < 2:
+        return "orthogonal"
+    entries = [s for s in sel if s is not Ellipsis]
+    if len(entries) > ndim:
+        return "orthogonal"  # the plan reports the excess of indices
+    if len(entries) == ndim:
+        if all(_is_integer(s) or (_is_array_like(s) and not _is_bool_array(s)) for s in entries):
+            return "vindex"
+        if len(arrays) == ndim:
+            return "orthogonal"
+    raise SelectionError(
+        f"the selection {_short(sel)} of array {name} mixes {len(arrays)} index arrays with "
+        f"{_mixed_with(sel, ndim)}: numpy pairs the arrays' elements up, indexing each axis on its own "
+        "crosses them, so the result would be ambiguous. Use .oindex[...] to select along each axis "
+        "on its own, or .vindex[...] with one integer array (or integer) per axis to select points"
+    )
+
+
+def _mixed_with(sel: tuple[Any, ...], ndim: int) -> str:
+    parts = []
+    if any(isinstance(s, slice) for s in sel):
+        parts.append("slices")
+    if any(s is Ellipsis for s in sel):
+        parts.append("an Ellipsis")
+    if any(_is_integer(s) for s in sel):
+        parts.append("integers")
+    if any(_is_bool_array(s) for s in sel):
+        parts.append("boolean arrays")
+    if not any(s is Ellipsis for s in sel) and len(sel) < ndim:
+        parts.append(f"axes left out ({len(sel)} of {ndim} given)")
+    return " and ".join(parts) or "other indices"
+
+
+def _short(sel: tuple[Any, ...]) -> str:
+    """A one-line, bounded description of a selection for messages."""
+    out = []
+    for s in sel:
+        if _is_array_like(s):
+            a = np.asarray(s)
+            out.append(repr(a.tolist()) if a.size <= 6 else f"<array of shape {a.shape}>")
+        elif s is Ellipsis:
+            out.append("...")
+        elif isinstance(s, slice):
+            text = ("" if s.start is None else str(s.start)) + ":" + ("" if s.stop is None else str(s.stop))
+            out.append(text if s.step is None else f"{text}:{s.step}")
+        else:
+            out.append(repr(s))
+    return "[" + ", ".join(out) + "]"
+
+
+def without_ellipsis(selection: Any) -> Any:
+    """A selection with its Ellipsis removed: for a vindex selection, where it stands for no axis."""
+    if isinstance(selection, tuple):
+        return tuple(s for s in selection if s is not Ellipsis)
+    return selection
 
 
 def blocks_to_selection(selection: Any, shape: Sequence[int], chunk_shape: Sequence[int]) -> tuple[slice | int, ...]:
