@@ -128,25 +128,24 @@ def test_reads_over_several_partial_shards_are_two_batches():
     assert {k for k, _, _ in st.log[1][1]} == {"c/0/0", "c/0/1"}
 
 
-def test_adjacent_inner_chunks_merge_into_one_range():
+@pytest.mark.parametrize(
+    ("rows", "cols", "chunks_read"),
+    [
+        # shards store their inner chunks in Morton order, as zarr-python does: (0, 0), (1, 0),
+        # (0, 1), (1, 1). The first column of shard (0, 0) is one run of bytes...
+        (slice(0, 8), slice(0, 4), 2),
+        # ...and its first row is stored first and third: one range, the chunk between included
+        (slice(0, 4), slice(0, 8), 3),
+    ],
+    ids=["adjacent", "small-gap"],
+)
+def test_nearby_inner_chunks_merge_into_one_range(rows, cols, chunks_read):
     a, st = make()
-    # shards store their inner chunks in Morton order, as zarr-python does: (0, 0),
-    # (1, 0), (0, 1), (1, 1). The first column of shard (0, 0) is one run of bytes
-    np.testing.assert_array_equal(a[0:8, 0:4], DATA[0:8, 0:4])
+    np.testing.assert_array_equal(a[rows, cols], DATA[rows, cols])
     ranges = chunk_requests(st)
     assert len(ranges) == 1
     _, start, end = ranges[0]
-    assert end - start == 2 * 4 * 4 * 4
-
-
-def test_inner_chunks_with_a_small_gap_merge_into_one_range():
-    a, st = make()
-    # the first row of shard (0, 0) is stored first and third: one range, the chunk between included
-    np.testing.assert_array_equal(a[0:4, 0:8], DATA[0:4, 0:8])
-    ranges = chunk_requests(st)
-    assert len(ranges) == 1
-    _, start, end = ranges[0]
-    assert end - start == 3 * 4 * 4 * 4
+    assert end - start == chunks_read * 4 * 4 * 4
 
 
 @pytest.mark.parametrize("batched", [False, True])
