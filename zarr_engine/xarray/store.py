@@ -37,6 +37,7 @@ from ..core.cache import ChunkCache, cache_budget
 from ..core.group import Group
 from ..errors import (
     AlignmentError,
+    ContainsNodeError,
     DatasetKeyError,
     DatasetTypeError,
     DatasetUnsupportedError,
@@ -152,10 +153,18 @@ def open_root_then_group(
         fmt = _existing_format(store, path, storage_options, zarr_format, itself=mode in ("a", "a-"))
         if consolidate_root and path:
             _check_root_format(store, path, storage_options, fmt)
-        return open_group(
-            store, mode="a" if mode == "a-" else mode, path=path or None, storage_options=storage_options,
-            zarr_format=fmt, use_consolidated=False,
-        )
+        try:
+            return open_group(
+                store, mode="a" if mode == "a-" else mode, path=path or None, storage_options=storage_options,
+                zarr_format=fmt, use_consolidated=False,
+            )
+        except ContainsNodeError as e:
+            # the core's advice names its own argument; to_zarr's way is the mode (xarray's advice)
+            found = str(e).split(";")[0]
+            raise ContainsNodeError(
+                f"{found} (writing with mode={mode!r}): use mode='w' to replace it, or mode='a' to add "
+                "variables or append to it"
+            ) from None
     if consolidated is False:
         return open_group(
             store, mode=mode, path=path or None, storage_options=storage_options, zarr_format=zarr_format,
