@@ -19,7 +19,8 @@ def image(tmp_path):
     return tmp_path / "img.zarr"
 
 
-@pytest.mark.parametrize("dst, says", [("img.zarr", "holds SRC"), ("img.zarr/raw", "same node")])
+@pytest.mark.parametrize("dst, says", [("img.zarr", "holds SRC"), ("img.zarr/raw", "same node"),
+                                       ("img.zarr/raw/pyr", "is inside SRC")])
 @pytest.mark.parametrize("overwrite", [True, False])
 def test_pyramid_refuses_a_destination_that_is_or_holds_its_source(run, image, tmp_path, monkeypatch, dst, says,
                                                                    overwrite):
@@ -48,3 +49,20 @@ def test_pyramid_onto_an_existing_node_gives_the_command_line_hint_once(run, ima
     g = zarr.open_group(str(dst), mode="r")
     np.testing.assert_array_equal(g["0"][...], IMAGE)
     np.testing.assert_array_equal(g["labels/cells/0"][...], IMAGE)
+
+
+def test_a_label_image_without_scale_lies_where_its_image_lies(run, image, tmp_path):
+    dst = tmp_path / "out.zarr"
+    assert run("pyramid", image / "raw", dst, "--chunks", "16", "--scale", "0.5,0.25", "--no-progress").code == 0
+    r = run("pyramid", image / "raw", dst, "--label", "seg", "--chunks", "16", "--no-progress")
+    assert r.code == 0, r.err
+
+    def datasets(path):
+        return zarr.open_group(str(path), mode="r").attrs["ome"]["multiscales"][0]["datasets"]
+
+    image_levels, label_levels = datasets(dst), datasets(dst / "labels/seg")
+    assert len(image_levels) == len(label_levels) == 3
+    assert [d["coordinateTransformations"] for d in label_levels] == [
+        d["coordinateTransformations"] for d in image_levels]
+    assert image_levels[1]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [1.0, 0.5]}, {"type": "translation", "translation": [0.25, 0.125]}]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from typing import Any
 
@@ -13,7 +12,7 @@ import numpy as np
 
 from .. import errors
 from ..core.array import human_bytes  # noqa: F401 - re-exported: one formatter for info() and the CLI
-from ..core.nodes import normalize_path
+from ..core.overlap import overlap
 
 # -- exit codes ---------------------------------------------------------------
 #: everything went well (for ``verify``: no corrupt chunk)
@@ -217,45 +216,19 @@ def open_node(url: str, storage_options: dict[str, Any], mode: str = "r") -> Any
     return ze_open(url, mode=mode, storage_options=options_or_none(storage_options))
 
 
-def _place(store: Any, path: str) -> tuple[str, tuple[str, ...]]:
-    """Where the node at ``path`` in ``store`` lives: the identity of the place
-    that holds it, and the node's path there, in parts. Two nodes overlap when
-    the identities are equal and one path starts with the other."""
-    from ..storage.local import LocalStore
-    from ..storage.sqlite import SQLiteStore
-    from ..storage.zip import ZipStore
-
-    parts = tuple(p for p in normalize_path(path).split("/") if p)
-    if isinstance(store, LocalStore):
-        # realpath: "a.zarr", "./a.zarr", file:// and symbolic links are one folder
-        full = os.path.realpath(os.path.join(store.root, *parts))
-        return "file", tuple(p for p in full.split(os.sep) if p)
-    if isinstance(store, (ZipStore, SQLiteStore)):
-        return f"{type(store).__name__}:{os.path.realpath(store.path)}", parts
-    # fsspec and memory stores: the URL, and the endpoint of an S3-compatible
-    # service (one bucket name on two services is two places)
-    options = store.storage_options or {}
-    endpoint = options.get("endpoint_url") or (options.get("client_kwargs") or {}).get("endpoint_url") or ""
-    scheme, sep, rest = store.url.partition("://")
-    return f"{scheme.lower()}{sep}|{endpoint}", tuple(p for p in rest.split("/") if p) + parts
-
-
 def check_no_overlap(src: Any, store: Any, path: str, src_url: str, dst_url: str) -> None:
     """Refuse to write the node at ``path`` in ``store`` from the node ``src`` when
     the two are one node, or one holds the other: replacing the destination would
     delete the source before it is read, and a destination inside the source
     would be copied into itself. Called before anything is written."""
-    src_id, src_parts = _place(src.store, src.path)
-    dst_id, dst_parts = _place(store, path)
-    if src_id != dst_id:
-        return
-    if src_parts == dst_parts:
+    kind = overlap(src.store, src.path, store, path)
+    if kind == "same":
         raise UsageError(f"SRC {src_url} and DST {dst_url} are the same node (replacing DST would delete SRC); "
                          "choose another DST")
-    if src_parts[:len(dst_parts)] == dst_parts:
+    if kind == "holds":
         raise UsageError(f"DST {dst_url} holds SRC {src_url}: replacing DST would delete SRC before it is read; "
                          "choose a DST that does not hold SRC")
-    if dst_parts[:len(src_parts)] == src_parts:
+    if kind == "inside":
         raise UsageError(f"DST {dst_url} is inside SRC {src_url}: SRC would be copied into itself; "
                          "choose a DST outside SRC")
 

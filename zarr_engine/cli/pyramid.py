@@ -120,7 +120,7 @@ def cmd_pyramid(args: argparse.Namespace) -> int:
 
         try:
             pyr = build_pyramid(
-                src, args.dst, args.levels, axes=args.axes, scale=1.0 if scale is None else scale,
+                src, args.dst, args.levels, axes=args.axes, scale=scale,
                 units=args.units, method=args.method, chunks=chunks, shards=shards, zarr_format=args.zarr_format,
                 storage_options=options_or_none(opts), overwrite=args.overwrite, name=args.label,
                 labels=args.label is not None, run=run,

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MetadataError
+from ..errors import ArgumentError, MetadataError
 
 #: the NGFF version written for each Zarr format
 NGFF_VERSION = {2: "0.4", 3: "0.5"}
@@ -85,10 +85,24 @@ def normalize_axes(axes: Any, ndim: int, units: str | Mapping[str, str] | None =
             out.append(Axis.from_json(item))
     if len(out) != ndim:
         raise MetadataError(f"{len(out)} axes ({', '.join(a.name for a in out)}) for an image of {ndim} dimensions")
-    if units is not None:
-        out = [_with_unit(a, units) for a in out]
     check_axes(out)
+    if units is not None:
+        _check_units(units, out)
+        out = [_with_unit(a, units) for a in out]
     return tuple(out)
+
+
+def _check_units(units: Any, axes: Sequence[Axis]) -> None:
+    """Refuse ``units`` that are not a unit name, or a mapping from the name of one of ``axes`` to a unit."""
+    names = [a.name for a in axes]
+    if isinstance(units, str):
+        return
+    if not isinstance(units, Mapping) or not all(isinstance(u, str) for u in units.values()):
+        raise ArgumentError(f"units must be one unit name for every space axis (e.g. 'micrometer') or a mapping "
+                            f"from axis name to unit name, got {units!r}")
+    unknown = [k for k in units if k not in names]
+    if unknown:
+        raise ArgumentError(f"units names axes {unknown} that the image does not have (its axes are {names})")
 
 
 def _with_unit(axis: Axis, units: str | Mapping[str, str]) -> Axis:

@@ -16,6 +16,7 @@ made by copying the stored chunk bytes, without decoding and re-encoding them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,11 +26,13 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ..core.api import create_array, create_group, open_group
+from ..core.api import _array_metadata, create_array, create_group, open_group
 from ..core.array import Array
 from ..core.group import Group
-from ..core.nodes import join_path, prefix_of
-from ..errors import ContainsNodeError, DTypeError, MetadataError, NodeNotFoundError
+from ..core.nodes import display_path, join_path, normalize_path, prefix_of
+from ..core.overlap import overlap
+from ..errors import ArgumentError, ContainsNodeError, DTypeError, MetadataError, NodeNotFoundError
+from ..storage.url import resolve_store
 from . import axes as _axes
 from .downsample import METHODS, downsample_block, shifts_grid
 
@@ -62,17 +65,65 @@ def _per_axis(value: Any, axes: Sequence[_axes.Axis], what: str, *, other: Any) 
     """A scalar (for every space axis; ``other`` on the rest) or a per-axis sequence, as a tuple."""
     if isinstance(value, (int, float, np.integer, np.floating)):
         return tuple(value if a.is_space else other for a in axes)
-    value = tuple(value)
+    try:
+        value = tuple(value)
+    except TypeError:
+        raise ArgumentError(f"{what} must be a number or one number per axis ({_names(axes)}), "
+                            f"got {value!r}") from None
     if len(value) != len(axes):
-        raise MetadataError(f"{what} {value} has {len(value)} values for {len(axes)} axes")
+        raise ArgumentError(f"{what} {value} has {len(value)} values for {len(axes)} axes ({_names(axes)})")
     return value
+
+
+def _names(axes: Sequence[_axes.Axis]) -> str:
+    return ", ".join(a.name for a in axes)
+
+
+def _whole(v: Any) -> int | None:
+    """``v`` as an int when it is a whole number (``4``, ``np.int32(4)``, ``4.0``), else None."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
+        return int(v)
+    return None
+
+
+def _positive_ints(value: Any, axes: Sequence[_axes.Axis], what: str, *, other: int) -> tuple[int, ...]:
+    """:func:`_per_axis` of whole numbers of at least 1, refused otherwise."""
+    values = _per_axis(value, axes, what, other=other)
+    out = tuple(_whole(v) for v in values)
+    if any(v is None or v < 1 for v in out):
+        raise ArgumentError(f"{what} must be positive integers (one for the space axes, or one per axis "
+                            f"{_names(axes)}), got {value!r}")
+    return out  # type: ignore[return-value]
+
+
+def _finite_floats(value: Any, axes: Sequence[_axes.Axis], what: str, *, other: float,
+                   positive: bool) -> tuple[float, ...]:
+    """:func:`_per_axis` of finite numbers (above zero when ``positive``), refused otherwise:
+    NGFF metadata is JSON, which has no NaN or infinity."""
+    values = _per_axis(value, axes, what, other=other)
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise ArgumentError(f"{what} must be numbers (one for the space axes, or one per axis "
+                                f"{_names(axes)}), got {value!r}")
+        f = float(v)
+        if not math.isfinite(f) or (positive and f <= 0):
+            need = "finite numbers above zero" if positive else "finite numbers"
+            raise ArgumentError(f"{what} must be {need} (one for the space axes, or one per axis "
+                                f"{_names(axes)}), got {value!r}")
+        out.append(f)
+    return tuple(out)
 
 
 def _level_layout(shape: Sequence[int], chunks: Sequence[int], shards: Sequence[int] | None) -> tuple[
         tuple[int, ...], tuple[int, ...] | None]:
     """Chunks and shards of one level: the requested ones, clipped to the level's shape
     (a shard stays a whole number of chunks)."""
-    c = tuple(max(1, min(ci, n)) for ci, n in zip(chunks, shape))
+    c = tuple(max(1, min(ci, n)) for ci, n in zip(chunks, shape))  # a zero-length axis still has a chunk
     if shards is None:
         return c, None
     s = tuple(min(si, -(-max(n, 1) // ci) * ci) for si, ci, n in zip(shards, c, shape))
@@ -94,11 +145,14 @@ def plan_levels(
     """Every level of the pyramid. A space axis is halved (divided by its factor,
     the edge trimmed) while it is at least one factor long; by default levels are
     added until every space axis of the last one fits in one chunk."""
-    wanted = tuple(int(f) if a.is_space else 1 for f, a in zip(_per_axis(factor, axes, "factor", other=1), axes))
-    if any(f < 1 for f in wanted):
-        raise MetadataError(f"downsampling factors must be positive, got {wanted}")
-    if levels is not None and levels < 1:
-        raise MetadataError(f"levels must be at least 1, got {levels}")
+    # only the space axes are downsampled: a factor given for another axis is not used
+    wanted = tuple(f if a.is_space else 1 for f, a in zip(_positive_ints(factor, axes, "factor", other=1), axes))
+    if levels is not None:
+        n_levels = _whole(levels)
+        if n_levels is None or n_levels < 1:
+            raise ArgumentError(f"levels must be a whole number of at least 1 (or None: until a level fits in "
+                                f"one chunk), got {levels!r}")
+        levels = n_levels
     shape = tuple(int(n) for n in shape)
     c0, s0 = _level_layout(shape, chunks, shards)
     plans = [LevelPlan("0", shape, c0, s0, (1,) * len(shape), tuple(scale), tuple(translation))]
@@ -178,6 +232,36 @@ def _existing_labels(image: Group) -> list[str]:
     return [str(n) for n in ns.get("labels", [])]
 
 
+#: data type kinds each method can downsample (mean needs numbers it can add up)
+_METHOD_KINDS = {"mean": "uifb"}
+
+
+def _check_dtype(dtype: np.dtype, method: str, labels: bool) -> None:
+    """Refuse a source whose data type the method cannot downsample, or a label image of non-integers."""
+    if labels and dtype.kind not in "ui":
+        raise DTypeError(f"label images hold integers; this source is {dtype}")
+    kinds = _METHOD_KINDS.get(method)
+    if kinds is not None and dtype.kind not in kinds:
+        fits = [m for m in METHODS if m not in _METHOD_KINDS or dtype.kind in _METHOD_KINDS[m]]
+        raise DTypeError(f"method {method!r} needs integers, floats or booleans; this source is {dtype} "
+                         f"(method {' or '.join(repr(m) for m in fits)} can downsample it)")
+
+
+def _check_apart(source: Array, store: Any, path: str, what: str) -> None:
+    """Refuse to write the pyramid at ``path`` in ``store`` when that node is the source
+    array, holds it or lies inside it: with overwrite=True the source would be deleted
+    before level 0 is read, and the pyramid would be written from nothing."""
+    kind = overlap(source.store, source.path, store, path)
+    if kind is None:
+        return
+    src = f"{display_path(source.path)} in {source.store!r}"
+    dst = f"{display_path(path)} in {store!r}"
+    says = {"same": f"the {what} at {dst} would replace the source array {src}",
+            "holds": f"the {what} at {dst} holds the source array {src}, which replacing it would delete",
+            "inside": f"the {what} at {dst} lies inside the source array {src}"}[kind]
+    raise ArgumentError(f"{says}; write the pyramid somewhere that does not overlap its source")
+
+
 def _parent_image(target: Any, storage_options: dict[str, Any] | None) -> tuple[Group, Any]:
     """The image group a label image is added to, and its opened pyramid."""
     from .read import open_pyramid
@@ -197,8 +281,8 @@ def build_pyramid(
     levels: int | None = None,
     *,
     axes: Any = None,
-    scale: Any = 1.0,
-    translation: Any = 0.0,
+    scale: Any = None,
+    translation: Any = None,
     units: str | Mapping[str, str] | None = None,
     method: str | None = None,
     factor: Any = 2,
@@ -229,61 +313,95 @@ def build_pyramid(
 
     ``axes``: None (inferred from the number of dimensions: ``yx``, ``zyx``,
     ``czyx``, ``tczyx``), a string of names or NGFF axis dicts; ``units`` fills
-    in units (one for every space axis, or by axis name). ``scale`` and
-    ``translation`` place level 0's samples in physical space (per axis or one
-    number for all). ``method``: ``mean`` (default), ``nearest`` or ``mode``
-    (default for labels); window statistics shift a level by half a window,
-    which its translation records. ``chunks`` (default 512 per space axis in
-    2-D, 128 in 3-D, 1 on other axes) and ``shards`` apply to every level,
-    clipped to its shape.
+    in units (one for every space axis, or by axis name). ``scale`` (default
+    1, above zero) and ``translation`` (default 0) place level 0's samples in
+    physical space (per axis or one number for all; finite numbers, as JSON
+    has no NaN). ``method``: ``mean`` (default; integers, floats or booleans),
+    ``nearest`` or ``mode`` (default for labels); window statistics shift a
+    level by half a window, which its translation records. ``factor`` is a
+    whole number per space axis. ``chunks`` (default 512 per space axis in
+    2-D, 128 in 3-D, 1 on other axes) and ``shards`` (whole multiples of the
+    chunks) are positive integers and apply to every level, clipped to its
+    shape.
 
     With ``labels=True`` the source is a label image (integers) named ``name``
     and is added to the existing image at ``target`` under ``labels/<name>``,
     with as many levels as the image by default and listed in the ``labels``
-    group. ``run(delayed, description)`` computes one level's write (default:
+    group; unless given, its scale and translation are the image's, so that
+    each label level lies on the image level of the same path.
+    ``run(delayed, description)`` computes one level's write (default:
     ``dask.compute`` on the current scheduler; the CLI passes one with a
     progress bar).
+
+    Every argument is checked before the store is touched: a bad one raises a
+    :class:`~zarr_engine.errors.ZarrEngineError` and writes nothing. A target
+    that is the source array, holds it (``build_pyramid("img.zarr/raw",
+    "img.zarr", overwrite=True)`` would delete the source before reading it)
+    or lies inside it is refused with an
+    :class:`~zarr_engine.errors.ArgumentError`.
     """
     method = method or ("mode" if labels else "mean")
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        raise ArgumentError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if zarr_format not in (2, 3):
         raise MetadataError(f"OME-Zarr pyramids are written in Zarr format 2 (NGFF 0.4) or 3 (NGFF 0.5), "
                             f"got {zarr_format!r}")
     if shards is not None and zarr_format != 3:
         raise MetadataError("shards need zarr_format=3")
+    if labels and not (isinstance(name, str) and name):
+        raise ArgumentError(f"labels=True needs name=, the label image's name under labels/ (got {name!r})")
     if isinstance(source, (str, os.PathLike)):
         from ..core.api import open_array
 
         source = open_array(source, mode="r", storage_options=storage_options)
     shape = tuple(int(n) for n in source.shape)
     dtype = np.dtype(source.dtype)
+    _check_dtype(dtype, method, labels)
     run = run or _default_runner
 
+    # everything is checked before the store is touched: a refused call leaves it as it was
     image_group: Group | None = None
+    parent = None
     if labels:
-        if not name:
-            raise ValueError("labels=True needs name=, the label image's name under labels/")
-        if dtype.kind not in "ui":
-            raise DTypeError(f"label images hold integers; this source is {dtype}")
         image_group, parent = _parent_image(target, storage_options)
         zarr_format = image_group.zarr_format
         if axes is None and len(parent.axes) == len(shape):
             axes = parent.axes
-            if isinstance(scale, (int, float)) and scale == 1.0:
-                scale = parent.levels[0].scale
         if levels is None:
             levels = len(parent.levels)  # a label image mirrors its image's levels
     ax = _axes.normalize_axes(axes, len(shape), units)
+    if parent is not None and [a.name for a in ax] == list(parent.axis_names):
+        # a label image lies where its image lies unless told otherwise
+        if scale is None:
+            scale = parent.levels[0].scale
+        if translation is None:
+            translation = parent.levels[0].translation
     n_space = sum(a.is_space for a in ax)
     if chunks is None:
         chunks = tuple(DEFAULT_SPACE_CHUNK[n_space] if a.is_space else 1 for a in ax)
-    chunk_t = tuple(int(c) for c in _per_axis(chunks, ax, "chunks", other=1))
-    shard_t = None if shards is None else tuple(int(s) for s in _per_axis(shards, ax, "shards", other=1))
-    scale_t = tuple(float(s) for s in _per_axis(scale, ax, "scale", other=1.0))
-    trans_t = tuple(float(t) for t in _per_axis(translation, ax, "translation", other=0.0))
+    chunk_t = _positive_ints(chunks, ax, "chunks", other=1)
+    shard_t = None if shards is None else _positive_ints(shards, ax, "shards", other=1)
+    if shard_t is not None and any(s % c for s, c in zip(shard_t, chunk_t)):
+        raise ArgumentError(f"shards {shard_t} must be whole multiples of chunks {chunk_t} "
+                            f"(axes {_names(ax)})")
+    scale_t = _finite_floats(1.0 if scale is None else scale, ax, "scale", other=1.0, positive=True)
+    trans_t = _finite_floats(0.0 if translation is None else translation, ax, "translation", other=0.0,
+                             positive=False)
     plans = plan_levels(shape, ax, levels=levels, factor=factor, chunks=chunk_t, shards=shard_t,
                         scale=scale_t, translation=trans_t, method=method)
+    for plan in plans:  # each level's array metadata (data type, fill value, codecs), made but not stored
+        kw: dict[str, Any] = dict(shards=None, dimension_names=None, attributes=None, compressor="auto",
+                                  filters=None, serializer="auto", order=None, chunk_key_encoding=None)
+        kw.update(_create_kwargs(plan, ax, zarr_format, compressors, fill_value))
+        _array_metadata(plan.path, shape=plan.shape, dtype=dtype, **kw)
+
+    if image_group is not None:
+        store, root = image_group.store, join_path(image_group.path, f"labels/{name}")
+    else:
+        store, inner = resolve_store(target, mode="a", storage_options=storage_options)
+        root = normalize_path(inner)
+    if isinstance(source, Array):
+        _check_apart(source, store, root, "label image" if labels else "image")
 
     # the group is made first and its NGFF metadata written last, so a reader never
     # sees a multiscale whose levels are not all there
@@ -295,7 +413,7 @@ def build_pyramid(
         labels_group = image_group.require_group("labels")
         group = labels_group.create_group(name, overwrite=overwrite)
     else:
-        group = create_group(target, zarr_format=zarr_format, overwrite=overwrite, storage_options=storage_options)
+        group = create_group(store, path=root, zarr_format=zarr_format, overwrite=overwrite)
 
     _write_levels(source, group, plans, ax, dtype, zarr_format, compressors, fill_value, method, run)
 

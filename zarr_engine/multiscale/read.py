@@ -12,7 +12,7 @@ import numpy as np
 from ..core.api import open_group
 from ..core.array import Array
 from ..core.group import Group
-from ..errors import MetadataError, NodeTypeError
+from ..errors import MetadataError, NodeTypeError, SelectionError
 from .axes import Axis, ome_namespace, parse_transforms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,10 +62,21 @@ class Pyramid:
         return len(self.levels)
 
     def __getitem__(self, i: int) -> Level:
-        return self.levels[i]
+        if isinstance(i, slice):
+            return self.levels[i]  # type: ignore[return-value]
+        return self.level(i)
 
     def __iter__(self) -> Iterator[Level]:
         return iter(self.levels)
+
+    def level(self, level: int) -> Level:
+        """Level ``level`` (0 the finest; negative counts from the coarsest)."""
+        n = len(self.levels)
+        if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, np.integer)):
+            raise SelectionError(f"image {self.group.name}: a level is an integer from 0 to {n - 1}, got {level!r}")
+        if not -n <= level < n:
+            raise SelectionError(f"image {self.group.name} has {n} levels (0 to {n - 1}); there is no level {level}")
+        return self.levels[level]
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -73,7 +84,7 @@ class Pyramid:
 
     def to_dask(self, level: int = 0, chunks: Any = None) -> "da.Array":
         """Level ``level`` as a dask array."""
-        return self.levels[level].to_dask(chunks)
+        return self.level(level).to_dask(chunks)
 
     @property
     def labels(self) -> list[str]:
@@ -112,7 +123,8 @@ class Pyramid:
         """
         import xarray as xr
 
-        lev = self.levels[level]
+        lev = self.level(level)
+        level = int(level) % len(self.levels)  # -1 is recorded as the number of the last level
         var = variable or self.name or "image"
         dims = list(self.axis_names)
         names = lev.array.dimension_names or lev.array.attrs.get("_ARRAY_DIMENSIONS")
