@@ -207,3 +207,27 @@ def test_sharding_serializer_with_shards_nests_as_zarr_python(tmp_path):
     assert _zarr_codecs(tmp_path / "ours") == _zarr_codecs(tmp_path / "theirs")
     _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
     np.testing.assert_array_equal(ze.open_array(str(tmp_path / "ours"), mode="r")[...], x)
+
+
+@pytest.mark.parametrize(
+    "chunk_shape, message",
+    [
+        ((4, 2), r"the shard shape \(9, 10\) is not a multiple of the inner chunk shape \(4, 2\)"),
+        ((3, 3), r"the shard shape \(9, 10\) is not a multiple of the inner chunk shape \(3, 3\)"),
+        ((3,), r"chunk_shape \[3\] has 1 axes, the shard \(9, 10\) has 2"),
+        ((3, 2, 1), r"chunk_shape \[3, 2, 1\] has 3 axes, the shard \(9, 10\) has 2"),
+    ],
+)
+@pytest.mark.parametrize("form", ["dict", "zarr-python"])
+def test_sharding_serializer_that_does_not_tile_the_chunks_is_refused_before_writing(
+    tmp_path, form, chunk_shape, message
+):
+    shape, shard, _ = SER_GEOMETRY
+    kw = dict(shape=shape, dtype="int32", chunks=shard, compressors=None)
+    with pytest.raises(ze.errors.CodecError, match=r"array '/a': codec 'sharding_indexed': " + message) as info:
+        ze.create_array(str(tmp_path), name="a", serializer=_sharding_serializer(form, "raw", "end", chunk_shape), **kw)
+    assert "chunks is the shard shape" in str(info.value)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "zarr.json").exists()
+    with warnings.catch_warnings(), pytest.raises(ValueError):  # zarr-python refuses it too
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), serializer=_sharding_serializer(form, "raw", "end", chunk_shape), **kw)

@@ -108,6 +108,11 @@ def create_array(
     :data:`AUTO_SHARD_CHUNKS` chunks and :data:`AUTO_SHARD_BYTES` bytes
     (uncompressed). An array no bigger than a chunk has shards of one chunk.
 
+    A ``sharding_indexed`` codec given as ``serializer`` (dict or zarr-python's
+    ``ShardingCodec``) makes ``chunks`` the shard shape, which the codec's own
+    ``chunk_shape`` must tile; with ``shards`` as well, the shards nest. Every
+    codec is checked against the chunk shape before anything is stored.
+
     ``data`` gives the shape and dtype when they are not given; when they are,
     ``data`` must have that shape, and its values must fit the dtype (as for a
     write). Both are checked before anything is stored.
@@ -194,10 +199,16 @@ def _array_metadata(
     )
     if isinstance(serializer, str) and serializer == "auto" and data_type.name == "variable_length_bytes":
         serializer = "vlen-bytes"  # the numpy dtype (object) alone would say vlen-utf8
+    serializer_spec = normalize_serializer(serializer, dt)
     inner = create_array_metadata(
         shape=shape, chunks=chunks, filters=normalize_filters(filters, 3, dt),
-        serializer=normalize_serializer(serializer, dt), compressors=normalize_compressors(compressors, 3, dt), **kw,
+        serializer=serializer_spec, compressors=normalize_compressors(compressors, 3, dt), **kw,
     )
+    # the codecs meet the chunk shape only now: check them together before anything is stored
+    hint = ""
+    if serializer_spec["name"] == "sharding_indexed":
+        hint = " (with a sharding_indexed serializer, chunks is the shard shape, which its chunk_shape must tile)"
+    _check_chain(inner, where, hint)
     if shards is None:
         return inner
     if isinstance(shards, str):
@@ -230,6 +241,24 @@ def _array_metadata(
     return create_array_metadata(
         shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
     )
+
+
+def _check_chain(meta: ArrayMetadata, where: str, hint: str = "") -> None:
+    """Build the codec chain of ``meta`` for its chunks: a codec that does not fit the chunk
+    shape (a transpose of other axes, a sharding chunk_shape that does not tile the shard)
+    raises here, naming the array, rather than at the first read or write."""
+    from ..codecs.base import ChunkSpec
+    from ..codecs.chain import CodecChain
+    from ..errors import ZarrEngineError
+    from .engine import fill_scalar
+
+    spec = ChunkSpec(tuple(meta.chunk_shape), meta.dtype, fill_scalar(meta))
+    try:
+        CodecChain.from_specs(meta.codecs, spec, path=where, zarr_format=meta.zarr_format)
+    except ZarrEngineError as e:
+        if not hint or "'sharding_indexed'" not in str(e):
+            raise
+        raise type(e)(f"{e}{hint}") from e
 
 
 #: shards="auto": the most chunks a shard may hold
