@@ -231,3 +231,45 @@ def test_sharding_serializer_that_does_not_tile_the_chunks_is_refused_before_wri
     with warnings.catch_warnings(), pytest.raises(ValueError):  # zarr-python refuses it too
         warnings.simplefilter("ignore")
         zarr.create_array(str(tmp_path / "theirs"), serializer=_sharding_serializer(form, "raw", "end", chunk_shape), **kw)
+
+
+@pytest.mark.parametrize("location", ["start", "end"])
+def test_shards_dict_chooses_the_index_location_as_zarr_python(tmp_path, location):
+    shape, shard, inner = SER_GEOMETRY
+    x = _data(shape, inner, sparse=True)
+    kw = dict(shape=shape, dtype="int32", chunks=inner, fill_value=0,
+              shards={"shape": shard, "index_location": location})
+    ze.create_array(str(tmp_path / "ours"), **kw)[...] = x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)[...] = x
+    assert _zarr_codecs(tmp_path / "ours") == _zarr_codecs(tmp_path / "theirs")
+    assert _zarr_codecs(tmp_path / "ours")[0].index_location.value == location
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "ours"), mode="r")[...], x)
+
+
+def test_shards_dict_without_index_location_puts_it_at_the_end(tmp_path):
+    shape, shard, inner = SER_GEOMETRY
+    x = _data(shape, inner, sparse=True)
+    kw = dict(shape=shape, dtype="int32", chunks=inner, fill_value=0)
+    ze.create_array(str(tmp_path / "ours"), shards={"shape": shard}, **kw)[...] = x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), shards=shard, **kw)[...] = x
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+
+
+@pytest.mark.parametrize(
+    "shards, message",
+    [
+        ({"shape": (9, 10), "index_location": "middle"}, r"shards index_location must be 'start' or 'end', got 'middle'"),
+        ({"shap": (9, 10)}, r"a shards dict takes 'shape' \(required\) and 'index_location', got keys \['shap'\]"),
+        ({"shape": (9, 10), "index": "start"}, r"a shards dict takes 'shape' \(required\) and 'index_location'"),
+        ({"shape": (8, 10), "index_location": "start"}, r"shard shape \(8, 10\) must be positive multiples"),
+    ],
+)
+def test_bad_shards_dict_is_refused_before_writing(tmp_path, shards, message):
+    with pytest.raises(ze.errors.MetadataError, match=r"array /a: " + message):
+        ze.create_array(str(tmp_path), name="a", shape=(17, 10), dtype="int32", chunks=(3, 2), shards=shards)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "zarr.json").exists()

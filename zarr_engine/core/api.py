@@ -107,6 +107,9 @@ def create_array(
     still fits inside the array along that axis and holds at most
     :data:`AUTO_SHARD_CHUNKS` chunks and :data:`AUTO_SHARD_BYTES` bytes
     (uncompressed). An array no bigger than a chunk has shards of one chunk.
+    As in zarr-python, ``shards`` may also be ``{"shape": <shards>,
+    "index_location": "start" | "end"}`` to choose where each shard keeps its
+    index (``"end"`` otherwise).
 
     A ``sharding_indexed`` codec given as ``serializer`` (dict or zarr-python's
     ``ShardingCodec``) makes ``chunks`` the shard shape, which the codec's own
@@ -211,6 +214,9 @@ def _array_metadata(
     _check_chain(inner, where, hint)
     if shards is None:
         return inner
+    index_location = "end"
+    if isinstance(shards, dict):
+        shards, index_location = _shards_config(shards, where)
     if isinstance(shards, str):
         if shards != "auto":
             raise MetadataError(f"array {where}: shards must be a shape, an int or 'auto', got {shards!r}")
@@ -235,12 +241,29 @@ def _array_metadata(
             "chunk_shape": list(inner.chunk_shape),
             "codecs": [dict(c) for c in inner.codecs],
             "index_codecs": [dict(c) for c in DEFAULT_INDEX_CODECS],
-            "index_location": "end",
+            "index_location": index_location,
         },
     }
     return create_array_metadata(
         shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
     )
+
+
+def _shards_config(shards: dict[str, Any], where: str) -> tuple[Any, str]:
+    """(shard shape, index location) of ``shards={"shape": ..., "index_location": ...}``,
+    zarr-python's form for placing the shard index; a missing or None location is "end"."""
+    unknown = sorted(set(shards) - {"shape", "index_location"}, key=str)
+    if unknown or "shape" not in shards:
+        raise MetadataError(
+            f"array {where}: a shards dict takes 'shape' (required) and 'index_location', got keys {sorted(shards, key=str)}"
+        )
+    location = shards.get("index_location")
+    location = getattr(location, "value", location)  # zarr-python's ShardingCodecIndexLocation
+    if location is None:
+        location = "end"
+    if location not in ("start", "end"):
+        raise MetadataError(f"array {where}: shards index_location must be 'start' or 'end', got {location!r}")
+    return shards["shape"], location
 
 
 def _check_chain(meta: ArrayMetadata, where: str, hint: str = "") -> None:
