@@ -65,6 +65,36 @@ def test_v3_auto_serializer_matches_zarr_python(dtype) -> None:
     assert normalize_serializer("auto", dtype) == expected
 
 
+def _with_configurations(spec):
+    """``spec`` with every codec's configuration spelled out, ``{}`` when zarr-python leaves it out."""
+    if isinstance(spec, list):
+        return [_with_configurations(s) for s in spec]
+    if isinstance(spec, dict) and "name" in spec:
+        conf = {k: _with_configurations(v) for k, v in spec.get("configuration", {}).items()}
+        return {"name": spec["name"], "configuration": conf}
+    return spec
+
+
+SHARDING_SERIALIZERS = [
+    zc.ShardingCodec(chunk_shape=(1,)),
+    zc.ShardingCodec(chunk_shape=(1,), codecs=[zc.BytesCodec(), zc.BloscCodec()], index_location="start"),
+    zc.ShardingCodec(chunk_shape=(1,), codecs=[zc.BytesCodec(endian="big"), zc.BloscCodec(cname="lz4", typesize=2)]),
+    {"name": "sharding_indexed", "configuration": {
+        "chunk_shape": [1], "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                                       {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 3}}],
+        "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}], "index_location": "start"}},
+]
+
+
+@pytest.mark.parametrize("value", SHARDING_SERIALIZERS, ids=repr)
+@pytest.mark.parametrize("dtype", ["<f8", "<i2"])
+def test_v3_sharding_serializer_matches_zarr_python(value, dtype) -> None:
+    # the serializer's shard is the array's chunk (2,), unknown to normalize_serializer;
+    # blosc's typesize and shuffle, left open, come from the dtype as in zarr-python
+    expected = _with_configurations(_v3_codecs(dtype, serializer=value, compressors=None)[0])
+    assert normalize_serializer(value, np.dtype(dtype)) == expected
+
+
 @pytest.mark.parametrize("value", ["auto", None, [znc.Delta(dtype="<i4")], [znc.Delta(dtype="<i4", astype="<i2"), znc.AsType(encode_dtype="<i1", decode_dtype="<i2")]], ids=repr)
 def test_v3_filters_match_zarr_python(value) -> None:
     expected = _v3_codecs("<i4", filters=value)[:-2]

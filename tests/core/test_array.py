@@ -607,3 +607,16 @@ def test_shards_that_are_not_a_shape_are_a_metadata_error():
     for bad in ("big", 2.5, True):
         with pytest.raises(ze.errors.MetadataError, match=r"array /: shards must be a shape, an int or 'auto'"):
             ze.create_array("memory://bad-shards", shape=(10,), chunks=(2,), dtype="f4", shards=bad)
+
+
+def test_codecs_that_do_not_fit_the_chunks_are_refused_before_writing(tmp_path):
+    import zarr
+
+    # a transpose of three axes on 2-d chunks: zarr-python refuses it when creating, and so do we
+    kw = dict(shape=(4, 6), chunks=(2, 3), dtype="f4", filters=[{"name": "transpose", "configuration": {"order": [0, 1, 2]}}])
+    with pytest.raises(ze.errors.CodecError, match=r"array '/a': codec 'transpose': order \[0, 1, 2\] has 3 axes, the chunk has 2"):
+        ze.create_array(str(tmp_path), name="a", **kw)
+    assert list(tmp_path.iterdir()) == []
+    with warnings.catch_warnings(), pytest.raises(ValueError):
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)

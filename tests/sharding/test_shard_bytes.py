@@ -133,3 +133,143 @@ def test_morton_order_of_small_grids():
     assert morton_order(()).tolist() == [0]
     order = morton_order((3, 5, 2))
     assert sorted(order.tolist()) == list(range(30))
+
+
+# -- ze.create_array with a sharding codec as the serializer -------------------
+# There `chunks` is the shard shape (the chunk grid of the array), as in
+# zarr-python's create_array; it is the way to choose index_location there.
+
+SER_GEOMETRY = _geometry("3x5")  # shape (17, 10), shards (9, 10), inner chunks (3, 2)
+
+#: inner chains: given as dicts and as zarr-python objects; blosc's typesize and
+#: shuffle are left open, to be set from the dtype
+SER_INNER = {
+    "raw": ([{"name": "bytes", "configuration": {"endian": "little"}}], lambda: [zc.BytesCodec()]),
+    "blosc": ([{"name": "bytes"}, {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 3}}],
+              lambda: [zc.BytesCodec(), zc.BloscCodec(cname="zstd", clevel=3)]),
+}
+
+
+def _sharding_serializer(form: str, inner_codecs: str, location: str, chunk_shape=None):
+    chunk_shape = SER_GEOMETRY[2] if chunk_shape is None else chunk_shape
+    as_dicts, as_objects = SER_INNER[inner_codecs]
+    if form == "dict":
+        return {"name": "sharding_indexed", "configuration": {
+            "chunk_shape": list(chunk_shape), "codecs": as_dicts,
+            "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+            "index_location": location}}
+    return zc.ShardingCodec(chunk_shape=chunk_shape, codecs=as_objects(), index_location=location)
+
+
+def _zarr_codecs(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zarr.open_array(str(path), mode="r").metadata.codecs
+
+
+@pytest.mark.parametrize("compressors", [None, "auto"], ids=["no-compressor", "zstd-after"])
+@pytest.mark.parametrize("inner_codecs", SER_INNER)
+@pytest.mark.parametrize("location", ["start", "end"])
+@pytest.mark.parametrize("form", ["dict", "zarr-python"])
+def test_create_array_with_a_sharding_serializer_writes_zarr_pythons_shards(
+    tmp_path, form, location, inner_codecs, compressors
+):
+    shape, shard, inner = SER_GEOMETRY
+    x = _data(shape, inner, sparse=True)
+    kw = dict(shape=shape, dtype="int32", chunks=shard, fill_value=0, compressors=compressors)
+    ours = ze.create_array(str(tmp_path / "ours"), serializer=_sharding_serializer(form, inner_codecs, location), **kw)
+    ours[...] = x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = zarr.create_array(
+            str(tmp_path / "theirs"), serializer=_sharding_serializer(form, inner_codecs, location), **kw
+        )
+        theirs[...] = x
+    assert _zarr_codecs(tmp_path / "ours") == _zarr_codecs(tmp_path / "theirs")
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "ours"), mode="r")[...], x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "ours"), mode="r")[...], x)
+    # the grid of stored objects is the chunks given
+    assert ours.metadata.chunk_shape == shard
+
+
+def test_sharding_serializer_with_shards_nests_as_zarr_python(tmp_path):
+    # chunks are then the shards of the sharding serializer, inside the outer shards
+    shape, _, inner = SER_GEOMETRY
+    x = _data(shape, inner, sparse=True)
+    kw = dict(shape=shape, dtype="int32", chunks=(9, 4), shards=(18, 8), fill_value=0, compressors=None)
+    ze.create_array(str(tmp_path / "ours"), serializer=_sharding_serializer("dict", "raw", "start"), **kw)[...] = x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), serializer=_sharding_serializer("dict", "raw", "start"), **kw)[...] = x
+    assert _zarr_codecs(tmp_path / "ours") == _zarr_codecs(tmp_path / "theirs")
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "ours"), mode="r")[...], x)
+
+
+@pytest.mark.parametrize(
+    "chunk_shape, message",
+    [
+        ((4, 2), r"the shard shape \(9, 10\) is not a multiple of the inner chunk shape \(4, 2\)"),
+        ((3, 3), r"the shard shape \(9, 10\) is not a multiple of the inner chunk shape \(3, 3\)"),
+        ((3,), r"chunk_shape \[3\] has 1 axes, the shard \(9, 10\) has 2"),
+        ((3, 2, 1), r"chunk_shape \[3, 2, 1\] has 3 axes, the shard \(9, 10\) has 2"),
+    ],
+)
+@pytest.mark.parametrize("form", ["dict", "zarr-python"])
+def test_sharding_serializer_that_does_not_tile_the_chunks_is_refused_before_writing(
+    tmp_path, form, chunk_shape, message
+):
+    shape, shard, _ = SER_GEOMETRY
+    kw = dict(shape=shape, dtype="int32", chunks=shard, compressors=None)
+    with pytest.raises(ze.errors.CodecError, match=r"array '/a': codec 'sharding_indexed': " + message) as info:
+        ze.create_array(str(tmp_path), name="a", serializer=_sharding_serializer(form, "raw", "end", chunk_shape), **kw)
+    assert "chunks is the shard shape" in str(info.value)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "zarr.json").exists()
+    with warnings.catch_warnings(), pytest.raises(ValueError):  # zarr-python refuses it too
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), serializer=_sharding_serializer(form, "raw", "end", chunk_shape), **kw)
+
+
+@pytest.mark.parametrize("location", ["start", "end"])
+def test_shards_dict_chooses_the_index_location_as_zarr_python(tmp_path, location):
+    shape, shard, inner = SER_GEOMETRY
+    x = _data(shape, inner, sparse=True)
+    kw = dict(shape=shape, dtype="int32", chunks=inner, fill_value=0,
+              shards={"shape": shard, "index_location": location})
+    ze.create_array(str(tmp_path / "ours"), **kw)[...] = x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)[...] = x
+    assert _zarr_codecs(tmp_path / "ours") == _zarr_codecs(tmp_path / "theirs")
+    assert _zarr_codecs(tmp_path / "ours")[0].index_location.value == location
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "ours"), mode="r")[...], x)
+
+
+def test_shards_dict_without_index_location_puts_it_at_the_end(tmp_path):
+    shape, shard, inner = SER_GEOMETRY
+    x = _data(shape, inner, sparse=True)
+    kw = dict(shape=shape, dtype="int32", chunks=inner, fill_value=0)
+    ze.create_array(str(tmp_path / "ours"), shards={"shape": shard}, **kw)[...] = x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), shards=shard, **kw)[...] = x
+    _assert_same_files(tmp_path / "ours", tmp_path / "theirs")
+
+
+@pytest.mark.parametrize(
+    "shards, message",
+    [
+        ({"shape": (9, 10), "index_location": "middle"}, r"shards index_location must be 'start' or 'end', got 'middle'"),
+        ({"shap": (9, 10)}, r"a shards dict takes 'shape' \(required\) and 'index_location', got keys \['shap'\]"),
+        ({"shape": (9, 10), "index": "start"}, r"a shards dict takes 'shape' \(required\) and 'index_location'"),
+        ({"shape": (8, 10), "index_location": "start"}, r"shard shape \(8, 10\) must be positive multiples"),
+    ],
+)
+def test_bad_shards_dict_is_refused_before_writing(tmp_path, shards, message):
+    with pytest.raises(ze.errors.MetadataError, match=r"array /a: " + message):
+        ze.create_array(str(tmp_path), name="a", shape=(17, 10), dtype="int32", chunks=(3, 2), shards=shards)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "zarr.json").exists()

@@ -27,6 +27,7 @@ from .base import ChunkSpec, Codec, CodecKind
 from .bytes_codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
 from .numcodecs_codec import PREFIX, NumcodecsCodec, _json_safe, build_numcodec
 from .registry import _registry, get_codec
+from .sharding import ShardingCodec
 from .vlen import VLenBytesCodec, VLenUTF8Codec
 
 Spec = dict[str, Any]
@@ -102,12 +103,18 @@ def _to_v3_spec(item: Any) -> Spec:
         # zarr-python leaves blosc's typesize/shuffle open to be set from the dtype
         for attr in getattr(item, "_tunable_attrs", ()):
             config.pop(attr, None)
+        # a zarr-python sharding codec: its inner codecs are converted one by one, so that
+        # theirs left open (a blosc typesize) stay open rather than taking to_dict()'s guesses
+        for key in ("codecs", "index_codecs"):
+            inner = getattr(item, key, None)
+            if key in config and _is_sequence(inner):
+                config[key] = [_to_v3_spec(c) for c in inner]
         return {"name": d["name"], "configuration": _json_safe(config)}
     raise CodecError(f"cannot use {item!r} (of type {type(item).__name__}) as a codec")
 
 
-def _build(item: Any, spec: ChunkSpec, kind: CodecKind) -> Codec:
-    """Build, kind-check and evolve one user-given codec for input ``spec``."""
+def _make(item: Any, kind: CodecKind) -> Codec:
+    """Build and kind-check one user-given codec (not yet evolved)."""
     try:
         # our own instances are used as they are: their open fields stay open until evolved
         codec = item if isinstance(item, Codec) else get_codec(_to_v3_spec(item))
@@ -117,8 +124,13 @@ def _build(item: Any, spec: ChunkSpec, kind: CodecKind) -> Codec:
         raise CodecError(
             f"{item!r} is a {_KIND_WORDS[codec.kind]} codec and cannot be used as a {_KIND_WORDS[kind]}"
         )
+    return codec
+
+
+def _build(item: Any, spec: ChunkSpec, kind: CodecKind) -> Codec:
+    """Build, kind-check and evolve one user-given codec for input ``spec``."""
     # shape-dependent checks (transpose's axes) wait for the chain, which knows the chunk shape
-    return codec.evolve(spec)
+    return _make(item, kind).evolve(spec)
 
 
 def _chunk_spec(dtype: Any) -> ChunkSpec:
@@ -236,7 +248,11 @@ def normalize_filters(value: Any, zarr_format: int, dtype: Any) -> list[Spec] | 
 
 def normalize_serializer(value: Any, dtype: Any) -> Spec:
     """The v3 array->bytes spec. ``"auto"``: vlen-utf8 / vlen-bytes for variable-length
-    types, else ``bytes`` with ``endian: little`` when the type has a byte order."""
+    types, else ``bytes`` with ``endian: little`` when the type has a byte order.
+
+    A ``sharding_indexed`` codec is normalised without its shard shape (the
+    array's chunk shape, given later): that its inner ``chunk_shape`` tiles the
+    shard is checked by the chain built for the array's chunks."""
     nd = as_numpy_dtype(dtype)
     if isinstance(value, str) and value == "auto":
         object_codec = _object_codec_id(dtype)
@@ -247,7 +263,15 @@ def normalize_serializer(value: Any, dtype: Any) -> Spec:
     if value is None or (_is_sequence(value) and len(value) != 1):
         raise CodecError(f"a Zarr v3 array needs exactly one serializer (array->bytes codec), got {value!r}")
     item = value[0] if _is_sequence(value) else value
-    return _build(item, _chunk_spec(nd), "array_bytes").to_json()
+    codec = _make(item, "array_bytes")
+    spec = _chunk_spec(nd)
+    if isinstance(codec, ShardingCodec):
+        # Its shard is the array's chunk, unknown here: the chain built for the array's
+        # chunks checks that the inner chunk_shape tiles it. What evolving fills in (the
+        # open fields of the inner and index codecs) depends only on the inner chunk and
+        # the dtype, so a shard of one inner chunk gives the same spec as the real one.
+        spec = ChunkSpec(codec.chunk_shape, nd)
+    return codec.evolve(spec).to_json()
 
 
 def _check_format(zarr_format: int) -> None:

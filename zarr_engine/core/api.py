@@ -107,6 +107,14 @@ def create_array(
     still fits inside the array along that axis and holds at most
     :data:`AUTO_SHARD_CHUNKS` chunks and :data:`AUTO_SHARD_BYTES` bytes
     (uncompressed). An array no bigger than a chunk has shards of one chunk.
+    As in zarr-python, ``shards`` may also be ``{"shape": <shards>,
+    "index_location": "start" | "end"}`` to choose where each shard keeps its
+    index (``"end"`` otherwise).
+
+    A ``sharding_indexed`` codec given as ``serializer`` (dict or zarr-python's
+    ``ShardingCodec``) makes ``chunks`` the shard shape, which the codec's own
+    ``chunk_shape`` must tile; with ``shards`` as well, the shards nest. Every
+    codec is checked against the chunk shape before anything is stored.
 
     ``data`` gives the shape and dtype when they are not given; when they are,
     ``data`` must have that shape, and its values must fit the dtype (as for a
@@ -194,12 +202,21 @@ def _array_metadata(
     )
     if isinstance(serializer, str) and serializer == "auto" and data_type.name == "variable_length_bytes":
         serializer = "vlen-bytes"  # the numpy dtype (object) alone would say vlen-utf8
+    serializer_spec = normalize_serializer(serializer, dt)
     inner = create_array_metadata(
         shape=shape, chunks=chunks, filters=normalize_filters(filters, 3, dt),
-        serializer=normalize_serializer(serializer, dt), compressors=normalize_compressors(compressors, 3, dt), **kw,
+        serializer=serializer_spec, compressors=normalize_compressors(compressors, 3, dt), **kw,
     )
+    # the codecs meet the chunk shape only now: check them together before anything is stored
+    hint = ""
+    if serializer_spec["name"] == "sharding_indexed":
+        hint = " (with a sharding_indexed serializer, chunks is the shard shape, which its chunk_shape must tile)"
+    _check_chain(inner, where, hint)
     if shards is None:
         return inner
+    index_location = "end"
+    if isinstance(shards, dict):
+        shards, index_location = _shards_config(shards, where)
     if isinstance(shards, str):
         if shards != "auto":
             raise MetadataError(f"array {where}: shards must be a shape, an int or 'auto', got {shards!r}")
@@ -224,12 +241,47 @@ def _array_metadata(
             "chunk_shape": list(inner.chunk_shape),
             "codecs": [dict(c) for c in inner.codecs],
             "index_codecs": [dict(c) for c in DEFAULT_INDEX_CODECS],
-            "index_location": "end",
+            "index_location": index_location,
         },
     }
     return create_array_metadata(
         shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
     )
+
+
+def _shards_config(shards: dict[str, Any], where: str) -> tuple[Any, str]:
+    """(shard shape, index location) of ``shards={"shape": ..., "index_location": ...}``,
+    zarr-python's form for placing the shard index; a missing or None location is "end"."""
+    unknown = sorted(set(shards) - {"shape", "index_location"}, key=str)
+    if unknown or "shape" not in shards:
+        raise MetadataError(
+            f"array {where}: a shards dict takes 'shape' (required) and 'index_location', got keys {sorted(shards, key=str)}"
+        )
+    location = shards.get("index_location")
+    location = getattr(location, "value", location)  # zarr-python's ShardingCodecIndexLocation
+    if location is None:
+        location = "end"
+    if location not in ("start", "end"):
+        raise MetadataError(f"array {where}: shards index_location must be 'start' or 'end', got {location!r}")
+    return shards["shape"], location
+
+
+def _check_chain(meta: ArrayMetadata, where: str, hint: str = "") -> None:
+    """Build the codec chain of ``meta`` for its chunks: a codec that does not fit the chunk
+    shape (a transpose of other axes, a sharding chunk_shape that does not tile the shard)
+    raises here, naming the array, rather than at the first read or write."""
+    from ..codecs.base import ChunkSpec
+    from ..codecs.chain import CodecChain
+    from ..errors import ZarrEngineError
+    from .engine import fill_scalar
+
+    spec = ChunkSpec(tuple(meta.chunk_shape), meta.dtype, fill_scalar(meta))
+    try:
+        CodecChain.from_specs(meta.codecs, spec, path=where, zarr_format=meta.zarr_format)
+    except ZarrEngineError as e:
+        if not hint or "'sharding_indexed'" not in str(e):
+            raise
+        raise type(e)(f"{e}{hint}") from e
 
 
 #: shards="auto": the most chunks a shard may hold
