@@ -292,3 +292,19 @@ def test_deleting_and_overwriting_v2_nodes_leave_the_same_files_as_zarr_python(t
     ours, theirs = _v2_files(tmp_path / "ours"), _v2_files(tmp_path / "theirs")
     assert sorted(ours) == sorted(theirs) == [".zattrs", ".zgroup", "c/.zattrs", "c/.zgroup"]
     assert ours == theirs
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "uint8", "bool", "S4"])
+@pytest.mark.parametrize("endian", [None, "little", "big"])
+def test_bytes_serializer_settles_its_byte_order_as_zarr_python(tmp_path, dtype, endian):
+    """A ``bytes`` serializer given without ``endian`` gets ``little`` for a type with a byte
+    order, and one given for a type without a byte order loses it: zarr.json is zarr-python's."""
+    ser = {"name": "bytes"} if endian is None else {"name": "bytes", "configuration": {"endian": endian}}
+    ze.create_array(str(tmp_path / "ours"), shape=(4,), chunks=(2,), dtype=dtype, serializer=ser, compressors=None)
+    zarr.create_array(str(tmp_path / "theirs"), shape=(4,), chunks=(2,), dtype=dtype, serializer=ser, compressors=None)
+    ours = (tmp_path / "ours" / "zarr.json").read_bytes()
+    assert ours == (tmp_path / "theirs" / "zarr.json").read_bytes()
+    codec = json.loads(ours)["codecs"][0]
+    assert codec.get("configuration", {}).get("endian") == (
+        None if dtype in ("uint8", "bool", "S4") else endian or "little"
+    )

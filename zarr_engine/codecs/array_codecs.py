@@ -37,6 +37,20 @@ class BytesCodec(FrozenConfig, ArrayBytesCodec):
     def to_config(self) -> dict[str, Any]:
         return {} if self.endian is None else {"endian": self.endian}
 
+    def evolve(self, spec: ChunkSpec) -> "BytesCodec":
+        """The byte order this data type needs, as zarr-python settles it: ``little``
+        when none was given for a plain type with a byte order (zarr-python's default
+        for a configuration without ``endian``), none for a plain type without one.
+        Structured types keep what was given: it decides how their fields are stored."""
+        if spec.dtype.fields is not None:
+            return self
+        ordered = has_byte_order(spec.dtype)
+        if ordered and self.endian is None:
+            return BytesCodec(endian="little")
+        if not ordered and self.endian is not None:
+            return BytesCodec(endian=None)
+        return self
+
     def stored_dtype(self, dtype: np.dtype) -> np.dtype:
         """The dtype whose memory layout is the serialised form of ``dtype``."""
         if self.endian is None or not has_byte_order(dtype):
