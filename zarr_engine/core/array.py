@@ -434,9 +434,14 @@ class Array(Node):
                 self._store.set(k, enc_bytes)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        """Grow along ``axis`` and write ``data`` into the new part. Returns the new shape."""
+        """Grow along ``axis`` and write ``data`` into the new part. Returns the new shape.
+
+        ``data`` is converted to the array's dtype and its shape checked before
+        the array grows: a value refused (text or complex values into a real
+        array, a shape that does not fit) leaves the shape and the store as they were.
+        """
         self._check_writable()
-        arr = self._prepare_value(data, np.shape(data)) if not isinstance(data, np.ndarray) else data
+        arr = self._prepare_value(data, np.shape(data))
         if arr.ndim != self.ndim:
             raise ShapeMismatchError(
                 f"cannot append data of {arr.ndim} dimensions to the {self.ndim}-dimensional array {self.name}"
