@@ -186,3 +186,31 @@ def test_unreadable_metadata_above_stops_a_delete_before_anything_is_deleted(tmp
     with pytest.raises(ze.errors.MetadataError, match=r"node '/' \(zarr.json\)"):
         del sub["x"]
     np.testing.assert_array_equal(sub["x"][...], data["sub/x"])  # still all there
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_refreshing_a_handle_whose_node_changed_kind_is_a_node_type_error(tmp_path, fmt):
+    import zarr
+
+    path = str(tmp_path / "k")
+    root = ze.open_group(path, mode="w", zarr_format=fmt)
+    a = root.create_array("x", shape=(4,), chunks=(2,), dtype="i2", attributes={"was": "array"})
+    a[...] = [1, 2, 3, 4]
+    s = root.create_group("y", attributes={"was": "group"})
+    s.create_array("inside", shape=(1,), dtype="i1")
+    # another writer (zarr-python) replaces the array by a group and the group by an array
+    zarr.create_group(path + "/x", overwrite=True, zarr_format=fmt)
+    zarr.create_array(path + "/y", shape=(3,), dtype="i1", overwrite=True, zarr_format=fmt)
+    with pytest.raises(NodeTypeError, match="the node at /x is now a group, not an array"):
+        a.attrs.refresh()
+    with pytest.raises(NodeTypeError, match="the node at /y is now an array, not a group"):
+        s.attrs.refresh()
+    # the handles are as they were: still an array of shape (4,) and a group with its attributes
+    assert a.shape == (4,) and a.dtype == np.dtype("i2") and dict(a.attrs) == {"was": "array"}
+    assert isinstance(a.metadata, ze.format.ArrayMetadata)
+    assert dict(s.attrs) == {"was": "group"} and isinstance(s.metadata, ze.format.GroupMetadata)
+    # the new nodes open as what they now are, as zarr-python opens them
+    assert isinstance(zarr.open(path, path="x", mode="r"), zarr.Group)
+    assert isinstance(ze.open(path, path="x", mode="r"), ze.Group)
+    assert isinstance(zarr.open(path, path="y", mode="r"), zarr.Array)
+    assert ze.open_array(path, path="y", mode="r").shape == (3,)

@@ -472,7 +472,14 @@ class Array(Node):
         self._set_metadata(self._meta.replace(attributes=attrs))
 
     def _refresh(self) -> None:
-        self._meta = read_metadata(self._store, self._path)  # type: ignore[assignment]
+        from ..errors import NodeTypeError
+
+        meta = read_metadata(self._store, self._path)
+        if not isinstance(meta, ArrayMetadata):  # replaced by a group since this handle was opened
+            raise NodeTypeError(
+                f"the node at {self.name} is now a group, not an array; open it again as a group"
+            )
+        self._meta = meta
         self._io_cache = None
         if self._chunk_cache is not None:  # reread: the chunks may have changed too
             self._chunk_cache.clear()

@@ -284,7 +284,11 @@ class Group(Node):
 
     def _refresh(self) -> None:
         meta = read_metadata(self._store, self._path)
-        self._meta = meta  # type: ignore[assignment]
+        if not isinstance(meta, GroupMetadata):  # replaced by an array since this handle was opened
+            raise NodeTypeError(
+                f"the node at {self.name} is now an array, not a group; open it again as an array"
+            )
+        self._meta = meta
 
     def update_attributes(self, new: dict[str, Any]) -> "Group":
         self.attrs.update(new)
