@@ -160,6 +160,35 @@ def test_deleted_member_stays_out_after_an_attribute_update_through_the_same_gro
 
 
 @pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("how", ["through-a-subgroup", "through-another-handle", "attrs-of-an-older-subgroup"])
+def test_an_attribute_update_never_writes_a_deleted_member_back(tmp_path, fmt, how):
+    path = str(tmp_path / "c")
+    data = _consolidated_hierarchy(path, fmt)
+    root = ze.open_group(path, mode="r+")  # with its consolidated metadata
+    writer = root
+    if how == "through-a-subgroup":  # the root's own handle stops listing sub/x at once
+        del root["sub"]["x"]
+        assert "sub/x" not in root and "x" not in root["sub"]
+        assert sorted(k for k, _ in root.members(max_depth=None)) == ["sub", "sub/deep", "sub/deep/z", "sub/y", "top"]
+    elif how == "through-another-handle":
+        del ze.open_group(path, mode="r+")["sub/x"]
+    else:  # a subgroup handle taken before the delete carries the root's view of sub
+        writer = root["sub"]
+        del root["sub/x"]
+    writer.attrs["note"] = "hello"
+    expected = ["sub", "sub/deep", "sub/deep/z", "sub/y", "top"]
+    assert _zp_listings(path) == (expected, expected)
+    g = ze.open_group(path, mode="r")
+    assert g.metadata.consolidated is not None
+    assert sorted(k for k, _ in g.members(max_depth=None)) == expected
+    assert "sub/x" not in g and "x" not in ze.open_group(path, mode="r", path="sub")
+    assert dict(ze.open_group(path, mode="r", path=writer.path).attrs) == {"note": "hello"}
+    for name in expected:
+        if name in data:
+            np.testing.assert_array_equal(g[name][...], data[name])
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
 def test_deleting_from_a_consolidated_group_lists_what_zarr_python_lists(tmp_path, fmt):
     import warnings
 
@@ -214,3 +243,21 @@ def test_refreshing_a_handle_whose_node_changed_kind_is_a_node_type_error(tmp_pa
     assert isinstance(ze.open(path, path="x", mode="r"), ze.Group)
     assert isinstance(zarr.open(path, path="y", mode="r"), zarr.Array)
     assert ze.open_array(path, path="y", mode="r").shape == (3,)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_setting_attributes_of_a_group_replaced_or_deleted_since_is_refused(tmp_path, fmt):
+    import zarr
+
+    path = str(tmp_path / "r")
+    root = ze.open_group(path, mode="w", zarr_format=fmt)
+    replaced, deleted = root.create_group("y"), root.create_group("gone")
+    zarr.create_array(path + "/y", shape=(3,), dtype="i1", overwrite=True, zarr_format=fmt, fill_value=4)
+    del ze.open_group(path, mode="r+")["gone"]
+    with pytest.raises(NodeTypeError, match="the node at /y is now an array, not a group"):
+        replaced.attrs["k"] = 1
+    with pytest.raises(ze.errors.NodeNotFoundError, match="group /gone is no longer in"):
+        deleted.attrs["k"] = 1
+    # the array another writer put there is intact, and the deleted group stays deleted
+    np.testing.assert_array_equal(zarr.open_array(path, path="y", mode="r")[...], [4, 4, 4])
+    assert sorted(zarr.open_group(path, mode="r")) == sorted(ze.open_group(path, mode="r")) == ["y"]
