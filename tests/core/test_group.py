@@ -261,3 +261,40 @@ def test_setting_attributes_of_a_group_replaced_or_deleted_since_is_refused(tmp_
     # the array another writer put there is intact, and the deleted group stays deleted
     np.testing.assert_array_equal(zarr.open_array(path, path="y", mode="r")[...], [4, 4, 4])
     assert sorted(zarr.open_group(path, mode="r")) == sorted(ze.open_group(path, mode="r")) == ["y"]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_attribute_errors_name_the_node_and_deep_attributes_consolidate_like_zarr_python(tmp_path, fmt):
+    import shutil
+    import warnings
+
+    import zarr
+
+    from zarr_engine.format._util import MAX_DEPTH
+
+    path = tmp_path / "c.zarr"
+    a = ze.open_group(str(path), mode="w", zarr_format=fmt).create_group("sub").create_array(
+        "temperature", shape=(2,), dtype="i1")
+    before = {str(f.relative_to(path)): f.read_bytes() for f in path.rglob("*") if f.is_file()}
+    key = "zarr.json" if fmt == 3 else ".zattrs"
+    with pytest.raises(ze.errors.MetadataError,
+                       match=rf"node '/sub/temperature' \({key}\): attribute 'units': bytes b'K' is not JSON"):
+        a.attrs["units"] = b"K"
+    assert dict(a.attrs) == {}
+    assert {str(f.relative_to(path)): f.read_bytes() for f in path.rglob("*") if f.is_file()} == before
+    deep: object = 0
+    for _ in range(MAX_DEPTH - 1):  # the deepest attribute accepted, and read back by zarr-python
+        deep = [deep]
+    a.attrs["deep"] = deep
+    assert zarr.open_array(str(path), path="sub/temperature", mode="r").attrs["deep"] == deep
+    theirs = tmp_path / "theirs.zarr"
+    shutil.copytree(path, theirs)
+    ze.consolidate_metadata(str(path))  # consolidated, as zarr-python consolidates it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(str(theirs))
+        assert zarr.open_consolidated(str(path), zarr_format=fmt)["sub/temperature"].attrs["deep"] == deep
+    ours, zp = (ze.open_group(str(p), mode="r").metadata.consolidated for p in (path, theirs))
+    assert list(ours) == list(zp) == ["sub", "sub/temperature"]
+    assert ours["sub/temperature"] == zp["sub/temperature"]
+    assert ours["sub/temperature"].attributes == {"deep": deep}
