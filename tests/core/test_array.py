@@ -159,6 +159,34 @@ def test_append(where):
         a.append(np.zeros((1, 3)))
 
 
+def _stored(root):
+    """Every file below ``root`` with its bytes."""
+    return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+@pytest.mark.parametrize("fmt, shards", [(2, None), (3, None), (3, (4,))], ids=["v2", "v3", "v3-sharded"])
+def test_a_refused_append_leaves_shape_and_store_unchanged(tmp_path, fmt, shards):
+    import zarr
+
+    root = tmp_path / "ap.zarr"
+    a = ze.create_array(str(root), shape=(3,), chunks=(2,), shards=shards, dtype="u1", fill_value=9,
+                        zarr_format=fmt)
+    a[:] = [1, 2, 3]
+    before = _stored(root)
+    for bad, error in [(np.array(["a", "b"]), DTypeError), (np.array([1 + 2j, 3j]), DTypeError),
+                       (["a", "b"], DTypeError), (np.array([[1, 2]]), ShapeMismatchError)]:
+        with pytest.raises(error, match="array /"):
+            a.append(bad)
+        assert a.shape == (3,)
+        assert _stored(root) == before
+    assert_same(ze.open_array(str(root), mode="r")[...], np.array([1, 2, 3], "u1"))
+    # an accepted append grows the array as numpy concatenates, and zarr-python reads it so
+    assert a.append(np.array([4, 5, 6], "i8")) == (6,)
+    expected = np.concatenate([np.array([1, 2, 3], "u1"), np.array([4, 5, 6], "i8").astype("u1")])
+    assert_same(a[...], expected)
+    assert_same(zarr.open_array(str(root), mode="r")[...], expected)
+
+
 def test_blocks(where):
     data = np.arange(70).reshape(7, 10)
     a = ze.create_array(where, shape=data.shape, chunks=(3, 4), dtype="i8", data=None)

@@ -160,6 +160,35 @@ def test_deleted_member_stays_out_after_an_attribute_update_through_the_same_gro
 
 
 @pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("how", ["through-a-subgroup", "through-another-handle", "attrs-of-an-older-subgroup"])
+def test_an_attribute_update_never_writes_a_deleted_member_back(tmp_path, fmt, how):
+    path = str(tmp_path / "c")
+    data = _consolidated_hierarchy(path, fmt)
+    root = ze.open_group(path, mode="r+")  # with its consolidated metadata
+    writer = root
+    if how == "through-a-subgroup":  # the root's own handle stops listing sub/x at once
+        del root["sub"]["x"]
+        assert "sub/x" not in root and "x" not in root["sub"]
+        assert sorted(k for k, _ in root.members(max_depth=None)) == ["sub", "sub/deep", "sub/deep/z", "sub/y", "top"]
+    elif how == "through-another-handle":
+        del ze.open_group(path, mode="r+")["sub/x"]
+    else:  # a subgroup handle taken before the delete carries the root's view of sub
+        writer = root["sub"]
+        del root["sub/x"]
+    writer.attrs["note"] = "hello"
+    expected = ["sub", "sub/deep", "sub/deep/z", "sub/y", "top"]
+    assert _zp_listings(path) == (expected, expected)
+    g = ze.open_group(path, mode="r")
+    assert g.metadata.consolidated is not None
+    assert sorted(k for k, _ in g.members(max_depth=None)) == expected
+    assert "sub/x" not in g and "x" not in ze.open_group(path, mode="r", path="sub")
+    assert dict(ze.open_group(path, mode="r", path=writer.path).attrs) == {"note": "hello"}
+    for name in expected:
+        if name in data:
+            np.testing.assert_array_equal(g[name][...], data[name])
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
 def test_deleting_from_a_consolidated_group_lists_what_zarr_python_lists(tmp_path, fmt):
     import warnings
 
@@ -186,3 +215,86 @@ def test_unreadable_metadata_above_stops_a_delete_before_anything_is_deleted(tmp
     with pytest.raises(ze.errors.MetadataError, match=r"node '/' \(zarr.json\)"):
         del sub["x"]
     np.testing.assert_array_equal(sub["x"][...], data["sub/x"])  # still all there
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_refreshing_a_handle_whose_node_changed_kind_is_a_node_type_error(tmp_path, fmt):
+    import zarr
+
+    path = str(tmp_path / "k")
+    root = ze.open_group(path, mode="w", zarr_format=fmt)
+    a = root.create_array("x", shape=(4,), chunks=(2,), dtype="i2", attributes={"was": "array"})
+    a[...] = [1, 2, 3, 4]
+    s = root.create_group("y", attributes={"was": "group"})
+    s.create_array("inside", shape=(1,), dtype="i1")
+    # another writer (zarr-python) replaces the array by a group and the group by an array
+    zarr.create_group(path + "/x", overwrite=True, zarr_format=fmt)
+    zarr.create_array(path + "/y", shape=(3,), dtype="i1", overwrite=True, zarr_format=fmt)
+    with pytest.raises(NodeTypeError, match="the node at /x is now a group, not an array"):
+        a.attrs.refresh()
+    with pytest.raises(NodeTypeError, match="the node at /y is now an array, not a group"):
+        s.attrs.refresh()
+    # the handles are as they were: still an array of shape (4,) and a group with its attributes
+    assert a.shape == (4,) and a.dtype == np.dtype("i2") and dict(a.attrs) == {"was": "array"}
+    assert isinstance(a.metadata, ze.format.ArrayMetadata)
+    assert dict(s.attrs) == {"was": "group"} and isinstance(s.metadata, ze.format.GroupMetadata)
+    # the new nodes open as what they now are, as zarr-python opens them
+    assert isinstance(zarr.open(path, path="x", mode="r"), zarr.Group)
+    assert isinstance(ze.open(path, path="x", mode="r"), ze.Group)
+    assert isinstance(zarr.open(path, path="y", mode="r"), zarr.Array)
+    assert ze.open_array(path, path="y", mode="r").shape == (3,)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_setting_attributes_of_a_group_replaced_or_deleted_since_is_refused(tmp_path, fmt):
+    import zarr
+
+    path = str(tmp_path / "r")
+    root = ze.open_group(path, mode="w", zarr_format=fmt)
+    replaced, deleted = root.create_group("y"), root.create_group("gone")
+    zarr.create_array(path + "/y", shape=(3,), dtype="i1", overwrite=True, zarr_format=fmt, fill_value=4)
+    del ze.open_group(path, mode="r+")["gone"]
+    with pytest.raises(NodeTypeError, match="the node at /y is now an array, not a group"):
+        replaced.attrs["k"] = 1
+    with pytest.raises(ze.errors.NodeNotFoundError, match="group /gone is no longer in"):
+        deleted.attrs["k"] = 1
+    # the array another writer put there is intact, and the deleted group stays deleted
+    np.testing.assert_array_equal(zarr.open_array(path, path="y", mode="r")[...], [4, 4, 4])
+    assert sorted(zarr.open_group(path, mode="r")) == sorted(ze.open_group(path, mode="r")) == ["y"]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_attribute_errors_name_the_node_and_deep_attributes_consolidate_like_zarr_python(tmp_path, fmt):
+    import shutil
+    import warnings
+
+    import zarr
+
+    from zarr_engine.format._util import MAX_DEPTH
+
+    path = tmp_path / "c.zarr"
+    a = ze.open_group(str(path), mode="w", zarr_format=fmt).create_group("sub").create_array(
+        "temperature", shape=(2,), dtype="i1")
+    before = {str(f.relative_to(path)): f.read_bytes() for f in path.rglob("*") if f.is_file()}
+    key = "zarr.json" if fmt == 3 else ".zattrs"
+    with pytest.raises(ze.errors.MetadataError,
+                       match=rf"node '/sub/temperature' \({key}\): attribute 'units': bytes b'K' is not JSON"):
+        a.attrs["units"] = b"K"
+    assert dict(a.attrs) == {}
+    assert {str(f.relative_to(path)): f.read_bytes() for f in path.rglob("*") if f.is_file()} == before
+    deep: object = 0
+    for _ in range(MAX_DEPTH - 1):  # the deepest attribute accepted, and read back by zarr-python
+        deep = [deep]
+    a.attrs["deep"] = deep
+    assert zarr.open_array(str(path), path="sub/temperature", mode="r").attrs["deep"] == deep
+    theirs = tmp_path / "theirs.zarr"
+    shutil.copytree(path, theirs)
+    ze.consolidate_metadata(str(path))  # consolidated, as zarr-python consolidates it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(str(theirs))
+        assert zarr.open_consolidated(str(path), zarr_format=fmt)["sub/temperature"].attrs["deep"] == deep
+    ours, zp = (ze.open_group(str(p), mode="r").metadata.consolidated for p in (path, theirs))
+    assert list(ours) == list(zp) == ["sub", "sub/temperature"]
+    assert ours["sub/temperature"] == zp["sub/temperature"]
+    assert ours["sub/temperature"].attributes == {"deep": deep}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import pytest
@@ -157,3 +158,78 @@ def test_without_node_drops_the_node_and_what_is_below_it_only():
     # what is left is written as zarr-python reads it: the listed nodes and nothing else
     doc = json.loads(to_documents(root.replace(consolidated=kept))["zarr.json"])
     assert list(doc["consolidated_metadata"]["metadata"]) == ["sub", "sub/x", "subway", "top"]
+
+
+def _nested(levels):
+    """``0`` inside ``levels`` lists: as an attribute's value, its innermost 0 is ``levels + 1``
+    levels below the attributes."""
+    value: object = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_attributes_nested_to_the_limit_are_written_back_and_consolidated_like_zarr_python(tmp_path, fmt):
+    """The nesting of attributes counts from the attributes, when they are read and when
+    they are written, whether in the node's own document or in consolidated metadata
+    (where they sit several levels deeper)."""
+    import zarr
+
+    from zarr_engine.format._util import MAX_DEPTH
+
+    deep = _nested(MAX_DEPTH - 1)  # the deepest the parsers accept
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = zarr.create_group(store=str(tmp_path), zarr_format=fmt)
+        g.create_group("sub").create_array("t", shape=(2,), dtype="<i2", attributes={"deep": deep})
+        zarr.consolidate_metadata(str(tmp_path))
+    own = read_docs(tmp_path / "sub" / "t")
+    meta = parse_node(own, "sub/t")
+    assert meta.attributes == {"deep": deep}
+    key = "zarr.json" if fmt == 3 else ".zattrs"
+    assert to_documents(meta, "sub/t")[key] == own[key]  # byte for byte as zarr-python wrote them
+    root_key = "zarr.json" if fmt == 3 else ".zmetadata"
+    if fmt == 2:
+        group = group_from_zmetadata((tmp_path / root_key).read_bytes())
+        ours = to_documents(group, "")[root_key]
+        assert ours == zmetadata_bytes({"": group.replace(consolidated=None), **group.consolidated}, "")
+    else:
+        raw = (tmp_path / "zarr.json").read_bytes()
+        group = parse_node(read_docs(tmp_path), "")
+        ours = to_documents(group, "")["zarr.json"]
+        assert ours == raw  # byte for byte, with sub's own consolidated metadata nested inside
+    assert group.consolidated["sub/t"].attributes == {"deep": deep}
+    (tmp_path / root_key).write_bytes(ours)  # what we write, zarr-python reads through its consolidated view
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert zarr.open_consolidated(str(tmp_path), zarr_format=fmt)["sub/t"].attrs["deep"] == deep
+    # one level deeper is refused, naming the node and the attribute
+    with pytest.raises(MetadataError, match=rf"node '/sub/t' \({key}\): attribute 'deep': nested more than"):
+        to_documents(meta.replace(attributes={"deep": [deep]}), "sub/t")
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("value, problem", [(b"K", r"bytes b'K' is not JSON"), ({1: "a"}, "object key 1 is not"),
+                                            (_nested(200), "nested more than 200 levels")],
+                         ids=["bytes", "int-key", "too-deep"])
+def test_an_attribute_that_cannot_be_written_is_named_with_its_node(fmt, value, problem):
+    from zarr_engine.format import GroupMetadata
+
+    arr = create_array_metadata(shape=(2,), dtype="i2", chunks=(2,), zarr_format=fmt)
+    bad = arr.replace(attributes={"fine": 1, "units": value})
+    with pytest.raises(MetadataError) as own:
+        to_documents(bad, "sub/temperature")
+    key = "zarr.json" if fmt == 3 else ".zattrs"
+    assert re.search(rf"node '/sub/temperature' \({key}\): attribute 'units': {problem}", str(own.value))
+    # in consolidated metadata: the consolidating group's document, then the node and the attribute
+    nodes = {"sub": GroupMetadata(zarr_format=fmt), "sub/temperature": bad}
+    root = consolidate(GroupMetadata(zarr_format=fmt), nodes)
+    key = "zarr.json" if fmt == 3 else ".zmetadata"
+    with pytest.raises(MetadataError) as consolidated:
+        to_documents(root, "data")
+    assert re.search(rf"node '/data' \({key}\): attribute 'units' of node '/data/sub/temperature': {problem}",
+                     str(consolidated.value))
+    if fmt == 2:
+        with pytest.raises(MetadataError, match="attribute 'units' of node '/data/sub/temperature'"):
+            zmetadata_bytes({"": GroupMetadata(zarr_format=2), **nodes}, "data")

@@ -495,7 +495,7 @@ def consolidate_metadata(
     if root.zarr_format == 3:
         write_metadata(st, node_path, root.replace(consolidated=nodes))
     else:
-        st.set(prefix_of(node_path) + ".zmetadata", _consolidated.zmetadata_bytes({"": root, **nodes}))
+        st.set(prefix_of(node_path) + ".zmetadata", _consolidated.zmetadata_bytes({"": root, **nodes}, node_path))
     return open_group(st, mode="r+", path=node_path)
 
 

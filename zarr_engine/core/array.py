@@ -434,9 +434,14 @@ class Array(Node):
                 self._store.set(k, enc_bytes)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        """Grow along ``axis`` and write ``data`` into the new part. Returns the new shape."""
+        """Grow along ``axis`` and write ``data`` into the new part. Returns the new shape.
+
+        ``data`` is converted to the array's dtype and its shape checked before
+        the array grows: a value refused (text or complex values into a real
+        array, a shape that does not fit) leaves the shape and the store as they were.
+        """
         self._check_writable()
-        arr = self._prepare_value(data, np.shape(data)) if not isinstance(data, np.ndarray) else data
+        arr = self._prepare_value(data, np.shape(data))
         if arr.ndim != self.ndim:
             raise ShapeMismatchError(
                 f"cannot append data of {arr.ndim} dimensions to the {self.ndim}-dimensional array {self.name}"
@@ -467,7 +472,14 @@ class Array(Node):
         self._set_metadata(self._meta.replace(attributes=attrs))
 
     def _refresh(self) -> None:
-        self._meta = read_metadata(self._store, self._path)  # type: ignore[assignment]
+        from ..errors import NodeTypeError
+
+        meta = read_metadata(self._store, self._path)
+        if not isinstance(meta, ArrayMetadata):  # replaced by a group since this handle was opened
+            raise NodeTypeError(
+                f"the node at {self.name} is now a group, not an array; open it again as a group"
+            )
+        self._meta = meta
         self._io_cache = None
         if self._chunk_cache is not None:  # reread: the chunks may have changed too
             self._chunk_cache.clear()

@@ -40,6 +40,9 @@ class Group(Node):
         # consolidated metadata is used unless asked not to; writes through this
         # object drop it (it would be stale), so the store is listed instead
         self._use_consolidated = use_consolidated is not False and metadata.consolidated is not None
+        # the group this one was obtained from (g["sub"]), told of deletions made through
+        # this one so that its consolidated view stops listing what is gone
+        self._parent: Group | None = None
 
     @classmethod
     def open(cls, store: Store, path: str = "", *, zarr_format: int | None = None, use_consolidated: bool | None = None) -> "Group":
@@ -77,6 +80,7 @@ class Group(Node):
             pre = rel + "/"
             sub = {k[len(pre):]: v for k, v in self._meta.consolidated.items() if k.startswith(pre)}
         g = Group(self._store, path, meta.replace(consolidated=sub) if sub is not None else meta)
+        g._parent = self
         return g
 
     def _child_meta(self, rel: str) -> NodeMetadata:
@@ -247,10 +251,14 @@ class Group(Node):
         self._store.delete_prefix(prefix_of(target))
         for path, meta in rewrites:
             write_metadata(self._store, path, meta)
-        if self._meta.consolidated is not None:
-            kept = without_node(self._meta.consolidated, rel)
-            if kept is not None:  # a later attribute update must not write the node back
-                self._meta = self._meta.replace(consolidated=kept)
+        # this handle and those it was obtained from stop listing the node
+        node: Group | None = self
+        while node is not None:
+            if node._meta.consolidated is not None:
+                kept = without_node(node._meta.consolidated, target[len(prefix_of(node._path)):])
+                if kept is not None:
+                    node._meta = node._meta.replace(consolidated=kept)
+            node = node._parent
         self._use_consolidated = False
 
     def _consolidated_without(self, target: str) -> list[tuple[str, GroupMetadata]]:
@@ -275,16 +283,36 @@ class Group(Node):
 
     # -- attributes ----------------------------------------------------------
     def _set_attributes(self, attrs: dict[str, Any]) -> None:
+        """Write the group's metadata with ``attrs`` as its attributes.
+
+        The rest is the metadata as stored now, not this handle's copy: the
+        consolidated metadata (inline in v3, .zmetadata in v2) is rewritten as it
+        stands, with the group's new attributes, so that a node deleted since this
+        handle was opened (through another handle, a subgroup's say) is not
+        written back into it, and a subgroup obtained from a consolidated parent
+        does not store the parent's view of it as consolidated metadata of its own.
+        """
         self._check_writable()
-        meta = self._meta.replace(attributes=attrs)
-        # consolidated metadata (inline in v3, .zmetadata in v2) is rewritten with the
-        # group's new attributes, so the two never disagree
+        try:
+            stored = read_metadata(self._store, self._path, zarr_format=self.zarr_format)
+        except NodeNotFoundError:
+            raise NodeNotFoundError(
+                f"group {self.name} is no longer in {self._store!r} (deleted since it was opened); "
+                f"cannot set its attributes"
+            ) from None
+        if not isinstance(stored, GroupMetadata):
+            raise NodeTypeError(f"the node at {self.name} is now an array, not a group; cannot set its attributes")
+        meta = stored.replace(attributes=attrs)
         write_metadata(self._store, self._path, meta)
         self._meta = meta
 
     def _refresh(self) -> None:
         meta = read_metadata(self._store, self._path)
-        self._meta = meta  # type: ignore[assignment]
+        if not isinstance(meta, GroupMetadata):  # replaced by an array since this handle was opened
+            raise NodeTypeError(
+                f"the node at {self.name} is now an array, not a group; open it again as an array"
+            )
+        self._meta = meta
 
     def update_attributes(self, new: dict[str, Any]) -> "Group":
         self.attrs.update(new)

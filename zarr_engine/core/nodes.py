@@ -85,7 +85,7 @@ def write_metadata(store: Store, path: str, meta: NodeMetadata) -> None:
     """Write the node's metadata documents (a v2 node's ``.zattrs`` among them, ``{}``
     when it has no attributes, so nothing is left to delete)."""
     prefix = prefix_of(path)
-    store.set_many([(prefix + k, v) for k, v in to_documents(meta).items()])
+    store.set_many([(prefix + k, v) for k, v in to_documents(meta, path).items()])
 
 
 def _hierarchy_root(store: Store) -> str:

@@ -141,7 +141,7 @@ def load_json(raw: Any, path: str, key: str) -> dict[str, Any]:
     return doc
 
 
-def to_plain_json(value: Any, where_: str = "", depth: int = 0, *, strict: bool = False) -> Any:
+def to_plain_json(value: Any, path: str | None = None, key: str | None = None, *, strict: bool = False) -> Any:
     """A deep copy of ``value`` made of JSON types only.
 
     Numpy scalars and arrays become Python numbers and lists; tuples become
@@ -151,34 +151,123 @@ def to_plain_json(value: Any, where_: str = "", depth: int = 0, *, strict: bool 
     with ``strict`` they become the strings "NaN", "Infinity", "-Infinity"
     instead (strict JSON, for readers that refuse the tokens). Fill values
     are not affected: they are encoded beforehand, with the spec's strings.
+
+    ``path`` and ``key`` name the node and the document ``value`` is, in the
+    message of a value that is not JSON or is nested more than
+    :data:`MAX_DEPTH` levels. User attributes marked by :func:`dump_json` are
+    named by node and attribute, and their nesting counts from the attributes
+    themselves, as when they are read: what a document holds as attributes
+    does not change what may be nested in them.
     """
-    if depth > MAX_DEPTH:
-        raise MetadataError(f"cannot serialise metadata{where_}: nested more than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if strict and not math.isfinite(value):
-            return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
-        return float(value)
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise MetadataError(f"cannot serialise metadata{where_}: object key {short(k)} is not a string")
-            out[k] = to_plain_json(v, where_, depth + 1, strict=strict)
+    return _Plain(path, key, strict).convert(value, 0, None, None)
+
+
+class _Attributes(dict):
+    """User attributes inside a document given to :func:`dump_json`; ``node`` is the path,
+    relative to the document's node, of the node they belong to ("" for itself)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, attrs: dict[str, Any], node: str) -> None:
+        super().__init__(attrs)
+        self.node = node
+
+
+def _mark_attributes(doc: Any, key: str | None, rel: str = "") -> Any:
+    """``doc``, the metadata document ``key``, with the user attributes it holds (its
+    own, and those of every node of its consolidated metadata) marked as
+    :class:`_Attributes`; the containers on the way are copied, ``doc`` is left as is."""
+    if not isinstance(doc, dict):
+        return doc
+    if key in (".zattrs", "attributes.json"):  # N5 keeps its own fields beside the attributes
+        return _Attributes(doc, rel)
+    if key == "zarr.json":
+        out = dict(doc)
+        if isinstance(out.get("attributes"), dict):
+            out["attributes"] = _Attributes(out["attributes"], rel)
+        cm = out.get("consolidated_metadata")
+        if isinstance(cm, dict) and isinstance(cm.get("metadata"), dict):
+            entries = {k: _mark_attributes(v, key, join_path(rel, k)) for k, v in cm["metadata"].items()}
+            out["consolidated_metadata"] = {**cm, "metadata": entries}
         return out
-    if isinstance(value, (list, tuple)):
-        return [to_plain_json(v, where_, depth + 1, strict=strict) for v in value]
-    if isinstance(value, np.generic):
-        return to_plain_json(value.item(), where_, depth + 1, strict=strict)
-    if isinstance(value, np.ndarray):
-        return to_plain_json(value.tolist(), where_, depth + 1, strict=strict)
-    raise MetadataError(f"cannot serialise metadata{where_}: {type(value).__name__} {short(value)} is not JSON")
+    if key == ".zmetadata" and isinstance(doc.get("metadata"), dict):
+        entries = {}
+        for name, value in doc["metadata"].items():
+            node, _, base = name.rpartition("/")
+            marked = base == ".zattrs" and isinstance(value, dict)
+            entries[name] = _Attributes(value, join_path(rel, node)) if marked else value
+        return {**doc, "metadata": entries}
+    return doc
 
 
-def dump_json(doc: Any, indent: int | None = 2, *, strict: bool = False) -> bytes:
+#: the members :meth:`_Plain.convert` takes as they are (floats need it: NaN under ``strict``)
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+class _Plain:
+    """The walk of :func:`to_plain_json`, which knows what it names in its messages."""
+
+    __slots__ = ("path", "key", "strict")
+
+    def __init__(self, path: str | None, key: str | None, strict: bool) -> None:
+        self.path = path
+        self.key = key
+        self.strict = strict
+
+    def fail(self, problem: str, node: str | None, attr: Any) -> NoReturn:
+        if self.path is not None:
+            loc = f" at {where(self.path, self.key)}"
+        else:
+            loc = f" ({self.key})" if self.key else ""
+        if node is not None:  # inside user attributes
+            who = f"attribute {short(attr)}" if attr is not None else "the attributes"
+            if node:
+                who += f" of {where(join_path(self.path or '', node))}"
+            problem = f"{who}: {problem}"
+        raise MetadataError(f"cannot serialise metadata{loc}: {problem}")
+
+    def convert(self, value: Any, depth: int, node: str | None, attr: Any) -> Any:
+        """``value`` as plain JSON; ``node`` and ``attr`` say whose attribute it is part of (None: no attribute)."""
+        if depth > MAX_DEPTH:
+            self.fail(f"nested more than {MAX_DEPTH} levels", node, attr)
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            if self.strict and not math.isfinite(value):
+                return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+            return float(value)
+        if isinstance(value, _Attributes) and node is None:
+            # the attributes' nesting counts from here, as it is checked when they are read
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    self.fail(f"attribute name {short(k)} is not a string", value.node, None)
+                out[k] = self.convert(v, 1, value.node, k)
+            return out
+        # members that are plain JSON scalars are taken as they are, without a call each
+        # (below the limit only: one past it must still be refused)
+        plain = _PLAIN_SCALARS if depth < MAX_DEPTH else ()
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    self.fail(f"object key {short(k)} is not a string", node, attr)
+                out[k] = v if type(v) in plain else self.convert(v, depth + 1, node, attr)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [v if type(v) in plain else self.convert(v, depth + 1, node, attr) for v in value]
+        if isinstance(value, np.generic):
+            return self.convert(value.item(), depth + 1, node, attr)
+        if isinstance(value, np.ndarray):
+            return self.convert(value.tolist(), depth + 1, node, attr)
+        self.fail(f"{type(value).__name__} {short(value)} is not JSON", node, attr)
+
+
+def dump_json(
+    doc: Any, indent: int | None = 2, *, strict: bool = False, path: str | None = None, key: str | None = None
+) -> bytes:
     """JSON bytes as zarr-python writes them: indent 2, ASCII-escaped, no trailing newline.
 
     A non-finite float (only attributes hold one: fill values are encoded as
@@ -186,8 +275,14 @@ def dump_json(doc: Any, indent: int | None = 2, *, strict: bool = False) -> byte
     token, as zarr-python writes it; strict JSON has no such tokens, but
     zarr-python, Python's json and this package read them back as floats.
     With ``strict`` it is written as a string instead (see :func:`to_plain_json`).
+
+    ``path`` is the node the document belongs to and ``key`` the document
+    (``zarr.json``, ``.zattrs``, ``.zmetadata``, ``attributes.json``...): a
+    value that cannot be written is reported with them, and the user attributes
+    the document holds, consolidated ones included, are found by ``key`` and
+    reported by node and attribute name.
     """
-    plain = to_plain_json(doc, strict=strict)
+    plain = to_plain_json(_mark_attributes(doc, key), path, key, strict=strict)
     return json.dumps(plain, indent=indent, ensure_ascii=True, allow_nan=not strict).encode("ascii")
 
 

@@ -91,9 +91,10 @@ def _v2_docs(node: NodeMetadata, rel: str) -> tuple[dict[str, Any], dict[str, An
     return docs[".zgroup"], docs[".zattrs"]
 
 
-def zmetadata_bytes(nodes: dict[str, NodeMetadata]) -> bytes:
-    """``.zmetadata`` as bytes; zarr-python writes this one document without indentation."""
-    return dump_json(build_zmetadata(nodes), indent=None)
+def zmetadata_bytes(nodes: dict[str, NodeMetadata], path: str | None = None) -> bytes:
+    """``.zmetadata`` as bytes; zarr-python writes this one document without indentation.
+    ``path``, the consolidating group's path when known, is named in errors."""
+    return dump_json(build_zmetadata(nodes), indent=None, path=path, key=ZMETADATA_KEY)
 
 
 def consolidate(group: GroupMetadata, nodes: dict[str, NodeMetadata]) -> GroupMetadata:

@@ -44,7 +44,7 @@ def to_json_documents(meta: NodeMetadata) -> dict[str, Any]:
     return docs
 
 
-def to_documents(meta: NodeMetadata) -> dict[str, bytes]:
+def to_documents(meta: NodeMetadata, path: str | None = None) -> dict[str, bytes]:
     """The metadata documents of a node as JSON bytes, as zarr-python writes them.
 
     Indented by 2 (``.zmetadata`` compact, as zarr-python writes it) and ASCII
@@ -54,10 +54,13 @@ def to_documents(meta: NodeMetadata) -> dict[str, bytes]:
     zarr-python writes it, so that it reads back as a float in both libraries.
     N5's attributes.json keeps the strings "NaN"/"Infinity"/"-Infinity" there:
     N5 readers (tensorstore, Java's n5) refuse the bare tokens.
+
+    ``path``, the node's path when known, is named with the document and the
+    attribute in the error raised for an attribute that cannot be written.
     """
     strict = meta.zarr_format == "n5"
     return {
-        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2, strict=strict)
+        key: dump_json(doc, indent=None if key == ZMETADATA_KEY else 2, strict=strict, path=path, key=key)
         for key, doc in to_json_documents(meta).items()
     }
 
