@@ -76,6 +76,24 @@ def test_v3_inline_matches_zarr_python(tmp_path):
         assert parse_node(read_docs(tmp_path / rel), rel) == meta
 
 
+def test_v3_consolidated_by_us_holds_what_zarr_python_writes(tmp_path):
+    """ze.consolidate_metadata over the hierarchy zarr-python consolidated gives the same
+    document, each subgroup listed with (empty) consolidated metadata of its own as
+    zarr-python lists it. Compared as JSON values: zarr-python orders entries by when
+    its concurrent listing found them."""
+    import zarr_engine as ze
+
+    _hierarchy(tmp_path / "theirs", 3, subgroup=True)
+    _hierarchy(tmp_path / "ours", 3, subgroup=True)
+    ze.consolidate_metadata(str(tmp_path / "ours"))
+    ours = json.loads((tmp_path / "ours" / "zarr.json").read_bytes())
+    theirs = json.loads((tmp_path / "theirs" / "zarr.json").read_bytes())
+    assert ours["consolidated_metadata"]["metadata"]["sub"]["consolidated_metadata"] == {
+        "kind": "inline", "must_understand": False, "metadata": {}
+    }
+    assert ours == theirs
+
+
 def test_consolidate_helper():
     root = parse_node({"zarr.json": b'{"zarr_format": 3, "node_type": "group"}'}, "")
     arr = create_array_metadata(shape=(2,), dtype="i4", chunks=1)

@@ -327,7 +327,12 @@ def consolidated_to_json(nodes: dict[str, NodeMetadata]) -> dict[str, Any]:
     for rel, node in nodes.items():
         if node.zarr_format != 3:
             raise_mixed(rel)
-        metadata[rel] = array_to_json(node) if isinstance(node, ArrayMetadata) else group_to_json(node)
+        if isinstance(node, ArrayMetadata):
+            metadata[rel] = array_to_json(node)
+        else:
+            # zarr-python lists a subgroup with consolidated metadata of its own, empty
+            # (its members are listed here, under their paths from this group)
+            metadata[rel] = group_to_json(node if node.consolidated is not None else node.replace(consolidated={}))
     return {"kind": "inline", "must_understand": False, "metadata": metadata}
 
 
