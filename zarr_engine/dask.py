@@ -17,8 +17,11 @@ once, on the client; tasks only write chunk keys, and a retried task writes the
 same bytes again.
 
 Stores that live in one process's memory (``memory://``) cannot be shared with
-the worker processes of a ``distributed`` cluster; use a local folder or an
-object store there.
+the worker processes of a ``distributed`` cluster or of dask's multiprocessing
+scheduler, and a zip file cannot take writes from several workers at once:
+:func:`from_zarr` and :func:`to_zarr` refuse such a store with
+:class:`~zarr_engine.errors.StoreError` when the scheduler ``compute()`` would
+use runs its tasks elsewhere. Use a local folder or an object store there.
 """
 
 from __future__ import annotations
@@ -46,15 +49,18 @@ from dask.layers import ArraySliceDep
 
 from .core.api import _array_metadata, _resolve, create_array, open_array
 from .core.array import Array
+from .core.nodes import display_path
 from .errors import (
     AlignmentError,
     ArgumentError,
     MetadataError,
     SelectionError,
     ShapeMismatchError,
+    StoreError,
     ZarrEngineError,
 )
 from .format.metadata import ArrayMetadata
+from .storage.base import Store
 
 __all__ = [
     "ChunkSplitWarning",
@@ -222,6 +228,73 @@ def _splits(chunks: Sequence[Sequence[int]], unit: Sequence[int]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# where the tasks will run
+# ---------------------------------------------------------------------------
+
+
+def _scheduler_elsewhere() -> tuple[str, bool] | None:
+    """How ``compute()`` would run tasks now, unless in threads of this process.
+
+    Returns ``(description, other_processes)``, or None for the threaded and
+    synchronous schedulers. A distributed scheduler ships the graph pickled even
+    when its workers are threads of this process (``LocalCluster(processes=False)``),
+    so every task there holds its own copy of the store.
+    """
+    configured = dask.config.get("scheduler", None)
+    if isinstance(configured, str) and configured.lower() in ("processes", "multiprocessing"):
+        return "dask's multiprocessing scheduler", True
+    if "distributed" in sys.modules:
+        try:
+            get = dask.base.get_scheduler()
+        except (RuntimeError, ValueError):
+            return None  # e.g. "distributed" asked for without a Client: compute() says so itself
+    else:
+        # no Client can exist, and dask.base.get_scheduler would import distributed to look
+        get = configured if callable(configured) else None
+    if get is None:
+        return None
+    if getattr(get, "__module__", None) == "dask.multiprocessing":
+        return "dask's multiprocessing scheduler", True
+    client = getattr(get, "__self__", None)
+    if client is None or "Client" not in type(client).__name__:
+        return None
+    address = str(getattr(getattr(client, "scheduler", None), "address", None) or "")
+    return f"the distributed scheduler at {address or 'an unknown address'}", not address.startswith("inproc://")
+
+
+def _declares(store: Store, flag: str, value: bool) -> bool:
+    """Whether ``store``, or a store it wraps (``.inner``), has ``flag`` set to ``value``."""
+    seen = 0
+    while isinstance(store, Store) and seen < 16:
+        if getattr(store, flag, not value) == value:
+            return True
+        store, seen = getattr(store, "inner", None), seen + 1
+    return False
+
+
+def _check_reachable(store: Store, what: str, writing: bool) -> None:
+    """Refuse, before a task exists, a store that the scheduler's tasks cannot use."""
+    elsewhere = _scheduler_elsewhere()
+    if elsewhere is None:
+        return
+    scheduler, other_processes = elsewhere
+    if other_processes and _declares(store, "process_local", True):
+        lost = "the data written would be lost" if writing else "the reads would return fill values"
+        raise StoreError(
+            f"{what}: {store!r} lives in the memory of this process, and the tasks of {scheduler} run in "
+            f"other processes, which each see their own, empty store ({lost}). Use a store every worker "
+            f"can reach (a local folder, S3, ...), or dask's threaded scheduler (scheduler='threads')"
+        )
+    if writing and _declares(store, "supports_concurrent_writers", False):
+        raise StoreError(
+            f"{what}: {store!r} cannot take writes from several workers at once (each would append to the "
+            f"file on its own, and chunks would be lost), and the tasks of {scheduler} each open it anew. "
+            f"Write to a local folder and zip it afterwards, or use dask's threaded scheduler "
+            f"(scheduler='threads')"
+        )
+
+
+# ---------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------
 
@@ -291,6 +364,7 @@ def from_zarr(
     keeping it as one key of the graph.
     """
     arr = _open_source(source, path, storage_options)
+    _check_reachable(arr.store, f"from_zarr of array {arr.name}", writing=False)
     dchunks = _read_chunks(arr, chunks)
     token = tokenize(_identity(arr), dchunks)
     if name is None:
@@ -398,8 +472,8 @@ def _prepare(
     """Open or create the target, check or fix alignment; return (data, array, region offsets).
 
     Everything that can be refused is refused here, on the client, before a task
-    exists; a new array's metadata is written only once its creation arguments
-    and the alignment proof are checked.
+    exists; a new array's metadata is written only once its creation arguments,
+    the alignment proof and the scheduler's reach are checked.
     """
     if isinstance(target, Array) or region is not None:
         if create_kwargs or overwrite:
@@ -425,6 +499,7 @@ def _prepare(
             )
         offsets = tuple(s.start for s in sel)
         x = _align_or_check(x, tuple(arr.metadata.chunk_shape), offsets, align, _where(arr))
+        _check_reachable(arr.store, f"to_zarr into array {arr.name}", writing=True)
         return x, arr, offsets
 
     kw = dict(create_kwargs)
@@ -441,6 +516,7 @@ def _prepare(
     meta = _new_metadata(target, path, tuple(x.shape), kw)
     x = _align_or_check(x, tuple(meta.chunk_shape), zero, align, str(target))
     store, node = _resolve(target, "a", storage_options, path)
+    _check_reachable(store, f"to_zarr into array {display_path(node)}", writing=True)
     arr = create_array(store, path=node, shape=x.shape, overwrite=overwrite, **kw)
     return x, arr, zero
 
@@ -476,7 +552,10 @@ def to_zarr(
 
     Raises :class:`~zarr_engine.errors.AlignmentError` when two dask blocks
     would share a stored chunk (a shard, for a sharded array), unless
-    ``align=True``, which rechunks ``x`` onto the stored grid first. Everything
+    ``align=True``, which rechunks ``x`` onto the stored grid first; and
+    :class:`~zarr_engine.errors.StoreError` when the scheduler ``compute()``
+    would use cannot write the store (``memory://`` with worker processes, a
+    zip file with a ``distributed`` or multiprocessing scheduler). Everything
     is checked before anything is written.
     Returns a :class:`WriteResult`, or with ``compute=False`` a
     :class:`dask.delayed.Delayed` computing one.
