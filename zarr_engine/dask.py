@@ -273,7 +273,11 @@ def _declares(store: Store, flag: str, value: bool) -> bool:
 
 
 def _check_reachable(store: Store, what: str, writing: bool) -> None:
-    """Refuse, before a task exists, a store that the scheduler's tasks cannot use."""
+    """Refuse, before a task exists, a store that the scheduler's tasks cannot use.
+
+    The scheduler is the one ``compute()`` would use now (a graph computed
+    later elsewhere is caught when the store is unpickled, for ``memory://``).
+    """
     elsewhere = _scheduler_elsewhere()
     if elsewhere is None:
         return
@@ -283,14 +287,15 @@ def _check_reachable(store: Store, what: str, writing: bool) -> None:
         raise StoreError(
             f"{what}: {store!r} lives in the memory of this process, and the tasks of {scheduler} run in "
             f"other processes, which each see their own, empty store ({lost}). Use a store every worker "
-            f"can reach (a local folder, S3, ...), or dask's threaded scheduler (scheduler='threads')"
+            f"can reach (a local folder, S3, ...), or dask's threaded scheduler: build and compute the graph "
+            f"under dask.config.set(scheduler='threads')"
         )
     if writing and _declares(store, "supports_concurrent_writers", False):
         raise StoreError(
             f"{what}: {store!r} cannot take writes from several workers at once (each would append to the "
             f"file on its own, and chunks would be lost), and the tasks of {scheduler} each open it anew. "
-            f"Write to a local folder and zip it afterwards, or use dask's threaded scheduler "
-            f"(scheduler='threads')"
+            f"Write to a local folder and zip it afterwards, or use dask's threaded scheduler: build and "
+            f"compute the graph under dask.config.set(scheduler='threads')"
         )
 
 
@@ -362,6 +367,10 @@ def from_zarr(
     with a :class:`ChunkSplitWarning` when they cut stored chunks.
     ``inline_array=True`` embeds the array handle in every task instead of
     keeping it as one key of the graph.
+
+    A ``memory://`` array is refused (:class:`~zarr_engine.errors.StoreError`)
+    when the scheduler ``compute()`` would now use runs its tasks in other
+    processes, which cannot see this process's memory.
     """
     arr = _open_source(source, path, storage_options)
     _check_reachable(arr.store, f"from_zarr of array {arr.name}", writing=False)
@@ -554,7 +563,7 @@ def to_zarr(
     would share a stored chunk (a shard, for a sharded array), unless
     ``align=True``, which rechunks ``x`` onto the stored grid first; and
     :class:`~zarr_engine.errors.StoreError` when the scheduler ``compute()``
-    would use cannot write the store (``memory://`` with worker processes, a
+    would use now cannot write the store (``memory://`` with worker processes, a
     zip file with a ``distributed`` or multiprocessing scheduler). Everything
     is checked before anything is written.
     Returns a :class:`WriteResult`, or with ``compute=False`` a
