@@ -17,12 +17,17 @@ once, on the client; tasks only write chunk keys, and a retried task writes the
 same bytes again.
 
 Stores that live in one process's memory (``memory://``) cannot be shared with
-the worker processes of a ``distributed`` cluster; use a local folder or an
-object store there.
+the worker processes of a ``distributed`` cluster or of dask's multiprocessing
+scheduler, and a zip file cannot take writes from several workers at once:
+:func:`from_zarr` and :func:`to_zarr` refuse such a store with
+:class:`~zarr_engine.errors.StoreError` when the scheduler ``compute()`` would
+use runs its tasks elsewhere. Use a local folder or an object store there.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import os
 import sys
 import uuid
@@ -42,9 +47,20 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from dask.layers import ArraySliceDep
 
-from .core.api import create_array, open_array
+from .core.api import _array_metadata, _resolve, create_array, open_array
 from .core.array import Array
-from .errors import AlignmentError, SelectionError, ShapeMismatchError
+from .core.nodes import display_path
+from .errors import (
+    AlignmentError,
+    ArgumentError,
+    MetadataError,
+    SelectionError,
+    ShapeMismatchError,
+    StoreError,
+    ZarrEngineError,
+)
+from .format.metadata import ArrayMetadata
+from .storage.base import Store
 
 __all__ = [
     "ChunkSplitWarning",
@@ -212,6 +228,78 @@ def _splits(chunks: Sequence[Sequence[int]], unit: Sequence[int]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# where the tasks will run
+# ---------------------------------------------------------------------------
+
+
+def _scheduler_elsewhere() -> tuple[str, bool] | None:
+    """How ``compute()`` would run tasks now, unless in threads of this process.
+
+    Returns ``(description, other_processes)``, or None for the threaded and
+    synchronous schedulers. A distributed scheduler ships the graph pickled even
+    when its workers are threads of this process (``LocalCluster(processes=False)``),
+    so every task there holds its own copy of the store.
+    """
+    configured = dask.config.get("scheduler", None)
+    if isinstance(configured, str) and configured.lower() in ("processes", "multiprocessing"):
+        return "dask's multiprocessing scheduler", True
+    if "distributed" in sys.modules:
+        try:
+            get = dask.base.get_scheduler()
+        except (RuntimeError, ValueError):
+            return None  # e.g. "distributed" asked for without a Client: compute() says so itself
+    else:
+        # no Client can exist, and dask.base.get_scheduler would import distributed to look
+        get = configured if callable(configured) else None
+    if get is None:
+        return None
+    if getattr(get, "__module__", None) == "dask.multiprocessing":
+        return "dask's multiprocessing scheduler", True
+    client = getattr(get, "__self__", None)
+    if client is None or "Client" not in type(client).__name__:
+        return None
+    address = str(getattr(getattr(client, "scheduler", None), "address", None) or "")
+    return f"the distributed scheduler at {address or 'an unknown address'}", not address.startswith("inproc://")
+
+
+def _declares(store: Store, flag: str, value: bool) -> bool:
+    """Whether ``store``, or a store it wraps (``.inner``), has ``flag`` set to ``value``."""
+    seen = 0
+    while isinstance(store, Store) and seen < 16:
+        if getattr(store, flag, not value) == value:
+            return True
+        store, seen = getattr(store, "inner", None), seen + 1
+    return False
+
+
+def _check_reachable(store: Store, what: str, writing: bool) -> None:
+    """Refuse, before a task exists, a store that the scheduler's tasks cannot use.
+
+    The scheduler is the one ``compute()`` would use now (a graph computed
+    later elsewhere is caught when the store is unpickled, for ``memory://``).
+    """
+    elsewhere = _scheduler_elsewhere()
+    if elsewhere is None:
+        return
+    scheduler, other_processes = elsewhere
+    if other_processes and _declares(store, "process_local", True):
+        lost = "the data written would be lost" if writing else "the reads would return fill values"
+        raise StoreError(
+            f"{what}: {store!r} lives in the memory of this process, and the tasks of {scheduler} run in "
+            f"other processes, which each see their own, empty store ({lost}). Use a store every worker "
+            f"can reach (a local folder, S3, ...), or dask's threaded scheduler: build and compute the graph "
+            f"under dask.config.set(scheduler='threads')"
+        )
+    if writing and _declares(store, "supports_concurrent_writers", False):
+        raise StoreError(
+            f"{what}: {store!r} cannot take writes from several workers at once (each would append to the "
+            f"file on its own, and chunks would be lost), and the tasks of {scheduler} each open it anew. "
+            f"Write to a local folder and zip it afterwards, or use dask's threaded scheduler: build and "
+            f"compute the graph under dask.config.set(scheduler='threads')"
+        )
+
+
+# ---------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------
 
@@ -219,7 +307,10 @@ def _splits(chunks: Sequence[Sequence[int]], unit: Sequence[int]) -> list[str]:
 def _open_source(source: Any, path: str | None, storage_options: dict[str, Any] | None) -> Array:
     if isinstance(source, Array):
         if path is not None or storage_options:
-            raise TypeError("path= and storage_options= apply to a URL or path source, not to an Array")
+            raise ArgumentError(
+                f"from_zarr({source.name} in {source.store!r}): path= and storage_options= apply to a URL or "
+                f"path source, not to an Array"
+            )
         return source
     return open_array(source, mode="r", path=path, storage_options=storage_options)
 
@@ -276,8 +367,13 @@ def from_zarr(
     with a :class:`ChunkSplitWarning` when they cut stored chunks.
     ``inline_array=True`` embeds the array handle in every task instead of
     keeping it as one key of the graph.
+
+    A ``memory://`` array is refused (:class:`~zarr_engine.errors.StoreError`)
+    when the scheduler ``compute()`` would now use runs its tasks in other
+    processes, which cannot see this process's memory.
     """
     arr = _open_source(source, path, storage_options)
+    _check_reachable(arr.store, f"from_zarr of array {arr.name}", writing=False)
     dchunks = _read_chunks(arr, chunks)
     token = tokenize(_identity(arr), dchunks)
     if name is None:
@@ -334,20 +430,42 @@ def _where(arr: Array) -> str:
     return f"array {arr.name} in {arr.store!r}"
 
 
+def _describe(target: Any) -> str:
+    return _where(target) if isinstance(target, Array) else repr(target)
+
+
 def _regular(chunks: tuple[tuple[int, ...], ...]) -> bool:
     return all(len(set(c[:-1])) <= 1 and (len(c) < 2 or c[-1] <= c[0]) for c in chunks)
 
 
-def _concrete_grid(create_kwargs: dict[str, Any], ndim: int) -> tuple[int, ...] | None:
-    """The stored grid a new array will have, when the creation arguments state it outright."""
-    spec = create_kwargs.get("shards") or create_kwargs.get("chunks")
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        return (int(spec),) * ndim
-    if isinstance(spec, (tuple, list)) and len(spec) == ndim and all(
-        isinstance(c, (int, np.integer)) and c > 0 for c in spec
-    ):
-        return tuple(int(c) for c in spec)
-    return None
+#: what create_array takes and the stored metadata is made of
+_CREATE_SIGNATURE = inspect.signature(create_array)
+_METADATA_ARGUMENTS = (
+    "shape", "dtype", "chunks", "shards", "fill_value", "compressors", "compressor", "filters", "serializer",
+    "zarr_format", "dimension_names", "attributes", "order", "chunk_key_encoding",
+)
+
+
+def _new_metadata(target: Any, path: str | None, shape: tuple[int, ...], kw: dict[str, Any]) -> ArrayMetadata:
+    """The metadata ``create_array(target, path=path, shape=shape, **kw)`` would write, built
+    without touching any store: every creation argument is checked here, first."""
+    what = f"to_zarr into {target}" + (f" (path {path!r})" if path else "")
+    if "data" in kw:
+        raise ArgumentError(f"{what}: data= is not an argument of to_zarr; the dask array is the data")
+    try:
+        bound = _CREATE_SIGNATURE.bind(target, path=path, shape=shape, **kw)
+    except TypeError as e:  # an unknown or repeated argument
+        raise ArgumentError(f"{what}: {e}") from None
+    bound.apply_defaults()
+    args = bound.arguments
+    if args["zarr_format"] not in (2, 3, "n5"):
+        raise MetadataError(f"{what}: zarr_format must be 2, 3 or 'n5', got {args['zarr_format']!r}")
+    node = path if path is not None else (args["name"] or "")
+    try:
+        return _array_metadata(node, **{k: args[k] for k in _METADATA_ARGUMENTS})
+    except ZarrEngineError as e:
+        e.args = (f"{what}: {e}",)
+        raise
 
 
 def _prepare(
@@ -363,20 +481,24 @@ def _prepare(
     """Open or create the target, check or fix alignment; return (data, array, region offsets).
 
     Everything that can be refused is refused here, on the client, before a task
-    exists; a new array's metadata is only written after the alignment proof
-    when the creation arguments state the grid (else it is removed again).
+    exists; a new array's metadata is written only once its creation arguments,
+    the alignment proof and the scheduler's reach are checked.
     """
     if isinstance(target, Array) or region is not None:
         if create_kwargs or overwrite:
-            raise TypeError(
-                "creation arguments and overwrite= apply only when to_zarr creates a new array "
-                "(a path or URL target without region=)"
+            given = ", ".join(sorted(create_kwargs)) or "overwrite"
+            raise ArgumentError(
+                f"to_zarr into {_describe(target)}: creation arguments ({given}) and overwrite= apply only when "
+                f"to_zarr creates a new array (a path or URL target without region=)"
+            )
+        if isinstance(target, Array) and (path is not None or storage_options):
+            raise ArgumentError(
+                f"to_zarr into {_where(target)}: path= and storage_options= apply to a URL or path target, "
+                f"not to an Array"
             )
         arr = target if isinstance(target, Array) else open_array(
             target, mode="r+", path=path, storage_options=storage_options
         )
-        if isinstance(target, Array) and (path is not None or storage_options):
-            raise TypeError("path= and storage_options= apply to a URL or path target, not to an Array")
         sel = _normalize_region(region, arr.shape, arr.name)
         want = tuple(s.stop - s.start for s in sel)
         if want != tuple(x.shape):
@@ -386,27 +508,25 @@ def _prepare(
             )
         offsets = tuple(s.start for s in sel)
         x = _align_or_check(x, tuple(arr.metadata.chunk_shape), offsets, align, _where(arr))
+        _check_reachable(arr.store, f"to_zarr into array {arr.name}", writing=True)
         return x, arr, offsets
 
     kw = dict(create_kwargs)
+    if "name" in kw:  # create_array's other spelling of path
+        name = kw.pop("name")
+        path = name if path is None else path
     kw.setdefault("dtype", x.dtype)
     if "chunks" not in kw:
         # a regular dask chunking is the natural stored grid; otherwise the largest block,
         # which the alignment check (or align=True) then deals with
         kw["chunks"] = tuple(max(1, c[0] if _regular(x.chunks) else max(c)) for c in x.chunks) if x.ndim else ()
     zero = (0,) * x.ndim
-    grid = _concrete_grid(kw, x.ndim)
-    if grid is not None:
-        x = _align_or_check(x, grid, zero, align, str(target))
-    arr = create_array(
-        target, path=path, shape=x.shape, storage_options=storage_options, overwrite=overwrite, **kw
-    )
-    if grid is None:
-        try:
-            x = _align_or_check(x, tuple(arr.metadata.chunk_shape), zero, align, _where(arr))
-        except AlignmentError:
-            arr.store.delete_prefix(f"{arr.path}/" if arr.path else "")
-            raise
+    # the creation arguments are checked, and the stored grid known, before any store is opened
+    meta = _new_metadata(target, path, tuple(x.shape), kw)
+    x = _align_or_check(x, tuple(meta.chunk_shape), zero, align, str(target))
+    store, node = _resolve(target, "a", storage_options, path)
+    _check_reachable(store, f"to_zarr into array {display_path(node)}", writing=True)
+    arr = create_array(store, path=node, shape=x.shape, overwrite=overwrite, **kw)
     return x, arr, zero
 
 
@@ -441,12 +561,23 @@ def to_zarr(
 
     Raises :class:`~zarr_engine.errors.AlignmentError` when two dask blocks
     would share a stored chunk (a shard, for a sharded array), unless
-    ``align=True``, which rechunks ``x`` onto the stored grid first.
+    ``align=True``, which rechunks ``x`` onto the stored grid first; and
+    :class:`~zarr_engine.errors.StoreError` when the scheduler ``compute()``
+    would use now cannot write the store (``memory://`` with worker processes, a
+    zip file with a ``distributed`` or multiprocessing scheduler). Everything
+    is checked before anything is written.
     Returns a :class:`WriteResult`, or with ``compute=False`` a
     :class:`dask.delayed.Delayed` computing one.
     """
     if not isinstance(x, da.Array):
         x = da.asarray(x)
+    for axis, sizes in enumerate(x.chunks):
+        if any(math.isnan(n) for n in sizes):
+            raise ArgumentError(
+                f"to_zarr into {_describe(target)}: the dask array's chunk sizes along axis {axis} are unknown (NaN), "
+                f"as after boolean indexing, so neither its shape nor where each block goes is known. Call "
+                f"x.compute_chunk_sizes() first"
+            )
     x, arr, offsets = _prepare(x, target, region, align, path, storage_options, overwrite, create_kwargs)
     arr._check_writable()
     ndim = x.ndim

@@ -1,8 +1,13 @@
 """Reading and writing on a real LocalCluster of two worker processes: round trips to a local
-folder and to S3, concurrent region writes, and a worker killed in the middle of a write."""
+folder and to S3, concurrent region writes, a worker killed in the middle of a write, and the
+stores the workers cannot share (memory, and a zip file being written)."""
 
 from __future__ import annotations
 
+import uuid
+import zipfile
+
+import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -11,6 +16,8 @@ import zarr_engine as ze
 from tests.dask import _tasks
 from tests.support import sample
 from zarr_engine.dask import WriteResult, from_zarr, to_zarr
+from zarr_engine.errors import StoreError
+from zarr_engine.storage import MemoryStore
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -97,3 +104,58 @@ def test_sharded_round_trip_on_the_cluster(cluster, tmp_path):
     y = from_zarr(where)
     assert y.chunks == ((24, 24), (16, 16))
     assert y.compute().tobytes() == data.tobytes()
+
+
+def test_memory_store_is_refused_on_the_cluster_before_anything_is_written(cluster):
+    name = f"cluster-{uuid.uuid4().hex}"
+    try:
+        with pytest.raises(StoreError, match=f"memory://{name}.*other processes.*scheduler='threads'"):
+            to_zarr(da.arange(10, chunks=5, dtype="i4"), f"memory://{name}")
+        assert list(MemoryStore(name).list_prefix("")) == []  # not even metadata
+        arr = ze.create_array(f"memory://{name}", shape=(10,), dtype="i4", chunks=(5,))
+        arr[...] = np.arange(10, dtype="i4")
+        with pytest.raises(StoreError, match="reads would return fill values"):
+            from_zarr(arr)
+        with pytest.raises(StoreError, match="data written would be lost"):
+            to_zarr(da.zeros(10, chunks=5, dtype="i4"), arr)
+        np.testing.assert_array_equal(arr[...], np.arange(10, dtype="i4"))
+    finally:
+        MemoryStore.discard(name)
+
+
+def test_memory_graph_built_for_threads_fails_on_the_cluster_instead_of_reading_fill_values(cluster):
+    name = f"cluster-{uuid.uuid4().hex}"
+    try:
+        data = np.arange(1, 11, dtype="i4")
+        arr = ze.create_array(f"memory://{name}", shape=(10,), dtype="i4", chunks=(5,))
+        arr[...] = data
+        with dask.config.set(scheduler="threads"):
+            x = from_zarr(arr)  # no refusal: these tasks would run in this process
+            np.testing.assert_array_equal(x.compute(), data)
+        # the workers unpickle the store in their own process, where its data is not
+        with pytest.raises(StoreError, match=f"memory://{name} lives in the memory of process"):
+            x.compute()
+    finally:
+        MemoryStore.discard(name)
+
+
+def test_zip_write_is_refused_on_the_cluster_and_zip_reads_work(cluster, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    data = sample("f8", (20, 6), seed=24)
+    path = tmp_path / "r.zip"
+    arr = ze.create_array(f"zip://{path}", shape=data.shape, dtype="f8", chunks=(5, 6))
+    arr[...] = data
+    arr.store.close()
+    before = path.read_bytes()
+    arr = ze.open_array(f"zip://{path}", mode="r+")
+    with pytest.raises(StoreError, match="zip it afterwards"):
+        to_zarr(da.from_array(data * 2, chunks=(5, 6)), arr)
+    arr.store.close()
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(from_zarr(f"zip://{path}").compute(), data)  # read in the workers
+    np.testing.assert_array_equal(zarr.open_array(zarr.storage.ZipStore(str(path), mode="r"))[...], data)
+
+    new = tmp_path / "new.zip"
+    with pytest.raises(StoreError, match="cannot take writes from several workers"):
+        to_zarr(da.from_array(data, chunks=(5, 6)), f"zip://{new}")
+    assert not new.exists() or zipfile.ZipFile(new).namelist() == []

@@ -11,7 +11,7 @@ from dask.delayed import Delayed
 import zarr_engine as ze
 from tests.support import sample
 from zarr_engine.dask import WriteResult, aligned_chunks, check_alignment, from_zarr, to_zarr
-from zarr_engine.errors import AlignmentError, ContainsNodeError, ShapeMismatchError
+from zarr_engine.errors import AlignmentError, ArgumentError, ContainsNodeError, MetadataError, ShapeMismatchError
 
 pytestmark = pytest.mark.usefixtures("threaded")
 
@@ -236,5 +236,64 @@ def test_region_write_into_an_existing_array_named_by_url(tmp_path, target):
     expected = np.full((30, 8), -1, dtype="i2")
     expected[10:20] = 4
     np.testing.assert_array_equal(ze.open_array(url, mode="r", storage_options=options)[...], expected)
-    with pytest.raises(TypeError, match="creation arguments"):
+    with pytest.raises(ArgumentError, match="creation arguments"):
         to_zarr(da.ones((10, 8), chunks=(10, 8)), arr, chunks=(5, 8))
+
+
+def test_unknown_chunk_sizes_are_refused_with_advice(tmp_path):
+    data = np.arange(100.0).reshape(20, 5)
+    x = da.from_array(data, chunks=(5, 5))
+    y = x[x[:, 0] > 20]  # boolean mask: row counts per block are unknown
+    where = tmp_path / "u.zarr"
+    with pytest.raises(ArgumentError, match=r"axis 0 are unknown \(NaN\).*compute_chunk_sizes\(\)"):
+        to_zarr(y, str(where))
+    assert not where.exists() or not any(where.iterdir())
+    arr = ze.create_array(str(tmp_path / "e.zarr"), shape=(15, 5), dtype="f8", chunks=(5, 5))
+    with pytest.raises(ArgumentError, match="compute_chunk_sizes"):
+        to_zarr(y, arr)
+    assert chunk_keys(arr) == []
+    to_zarr(y.compute_chunk_sizes(), arr, align=True)  # the advice works
+    np.testing.assert_array_equal(arr[...], data[data[:, 0] > 20])
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_creation_arguments_are_checked_before_the_alignment(tmp_path, align):
+    zarr = pytest.importorskip("zarr")
+    x = da.from_array(sample("f8", (20, 5)), chunks=(5, 5))  # would not align on shards of 10
+    where = tmp_path / "v2s.zarr"
+    with pytest.raises(MetadataError, match="sharding needs zarr_format=3"):
+        to_zarr(x, str(where), zarr_format=2, chunks=(5, 5), shards=(10, 5), align=align)
+    assert not where.exists() or not any(where.iterdir())
+    with pytest.raises(ValueError):  # zarr-python refuses the same arguments
+        zarr.create_array(str(tmp_path / "zp.zarr"), shape=(20, 5), dtype="f8", chunks=(5, 5), shards=(10, 5),
+                          zarr_format=2)
+    with pytest.raises(ArgumentError, match="unexpected keyword argument 'chunk_shape'"):
+        to_zarr(x, str(where), chunk_shape=(5, 5), align=align)
+    assert not where.exists() or not any(where.iterdir())
+
+
+def test_name_is_the_path_of_the_new_array(tmp_path):
+    data = sample("i2", (10,), seed=19)
+    to_zarr(da.from_array(data, chunks=5), str(tmp_path / "g.zarr"), name="sub/arr")
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "g.zarr"), path="sub/arr")[...], data)
+
+
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (lambda x, a, url: to_zarr(x, a, chunks=(5, 5)), r"creation arguments \(chunks\)"),
+        (lambda x, a, url: to_zarr(x, url, region=(slice(0, 20),), shards=(10, 5)), r"creation arguments \(shards\)"),
+        (lambda x, a, url: to_zarr(x, a, overwrite=True), r"creation arguments \(overwrite\)"),
+        (lambda x, a, url: to_zarr(x, a, path="p"), "path= and storage_options= apply to a URL or path target"),
+        (lambda x, a, url: to_zarr(x, url + "2", data=np.zeros((20, 5))), "data= is not an argument of to_zarr"),
+        (lambda x, a, url: from_zarr(a, path="p"), "path= and storage_options= apply to a URL or path source"),
+    ],
+)
+def test_argument_mistakes_raise_argument_error_and_write_nothing(tmp_path, mistake, message):
+    url = str(tmp_path / "a.zarr")
+    arr = ze.create_array(url, shape=(20, 5), chunks=(5, 5), dtype="f8", fill_value=1.5)
+    with pytest.raises(ArgumentError, match=message):
+        mistake(da.zeros((20, 5), chunks=(5, 5)), arr, url)
+    assert chunk_keys(arr) == []
+    np.testing.assert_array_equal(ze.open_array(url)[...], np.full((20, 5), 1.5))
+    assert not (tmp_path / "a.zarr2").exists()

@@ -87,6 +87,13 @@ class Store(ABC):
     prefers_batches: bool = False
     #: True when ``get_versioned`` and ``set_if`` (compare-and-set) are implemented.
     supports_conditional_writes: bool = False
+    #: True when the data lives in this process's memory only: another process
+    #: opening the same URL, or unpickling the store, cannot reach it.
+    process_local: bool = False
+    #: False when writes through several handles at once (worker processes, or
+    #: copies unpickled by a distributed worker) lose data: the store must then be
+    #: written through one handle, in one process.
+    supports_concurrent_writers: bool = True
 
     def __init__(self, *, read_only: bool = False) -> None:
         self._read_only = bool(read_only)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import ConflictError
+from ..errors import ConflictError, StoreError
 from .base import ContentVersions, Store, content_version, validate_key, validate_prefix
 
 
@@ -47,8 +48,12 @@ class MemoryStore(ContentVersions, Store):
 
     Every MemoryStore of the same name in one process sees the same data,
     which is how an unpickled store (e.g. in a dask thread) finds its data. In
-    another process the name opens a new, empty store.
+    another process the name opens a new, empty store; a MemoryStore pickled in
+    one process and unpickled in another raises :class:`StoreError` at its first
+    use instead, since its data cannot follow it there.
     """
+
+    process_local = True
 
     def __init__(self, name: str | None = None, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
@@ -83,7 +88,10 @@ class MemoryStore(ContentVersions, Store):
         return clone
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self.name, self.read_only, self.name in _NAMED))
+        # the pickling process is the data's owner, except for a copy that already stands for another's
+        bucket = self._bucket
+        owner = bucket.owner if isinstance(bucket, _Elsewhere) else os.getpid()
+        return (_reopen, (self.name, self.read_only, self.name in _NAMED, owner))
 
     # -- single key ---------------------------------------------------------
     def get(self, key: str) -> bytes | None:
@@ -153,9 +161,41 @@ class MemoryStore(ContentVersions, Store):
         return iter(keys)
 
 
-def _reopen(name: str, read_only: bool, keep: bool) -> MemoryStore:
+class _Elsewhere:
+    """In place of the data of a memory store unpickled in a process other than its own:
+    every use raises, so that reads do not return fill values and writes do not vanish.
+
+    Unpickling itself succeeds; a dask worker that failed there would lose its
+    connection rather than report the error.
+    """
+
+    __slots__ = ("owner", "message")
+
+    def __init__(self, name: str, owner: int) -> None:
+        self.owner = owner
+        self.message = (
+            f"memory://{name} lives in the memory of process {owner} and cannot be used in process "
+            f"{os.getpid()} (a worker of a distributed or multiprocessing scheduler?): its data is not "
+            f"there. Use a store every process can reach (a local folder, S3, ...), or dask's threaded "
+            f"scheduler (scheduler='threads')"
+        )
+
+    @property
+    def data(self) -> dict[str, bytes]:
+        raise StoreError(self.message)
+
+    @property
+    def lock(self) -> threading.Lock:
+        raise StoreError(self.message)
+
+
+def _reopen(name: str, read_only: bool, keep: bool, pid: int | None = None) -> MemoryStore:
     store = MemoryStore.__new__(MemoryStore)
     Store.__init__(store, read_only=read_only)
     store.name = name
-    store._bucket = _bucket(name, keep)
+    if pid is not None and pid != os.getpid():
+        # the name here would open this process's own, empty store
+        store._bucket = _Elsewhere(name, pid)  # type: ignore[assignment]
+    else:
+        store._bucket = _bucket(name, keep)
     return store

@@ -73,6 +73,8 @@ class ZipStore(Store):
     """
 
     supports_ranges = True
+    # every handle appends its own members and writes its own central directory
+    supports_concurrent_writers = False
 
     def __init__(
         self,
