@@ -17,11 +17,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def cluster_client():
-    """A client of a LocalCluster of 2 worker processes (1 thread each), shared by the session."""
+    """A client of a LocalCluster of 2 worker processes (1 thread each), shared by the session.
+    Not the default scheduler: the tests that use it say so (``dask.config.set(scheduler=client)``),
+    and the tests after them keep dask's local schedulers."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-    ) as cluster, distributed.Client(cluster) as client:
+    ) as cluster, distributed.Client(cluster, set_as_default=False) as client:
         yield client
 
 

@@ -3,6 +3,7 @@ computed on the cluster, appends, and region writes submitted from the workers t
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,9 +34,10 @@ def test_dask_write_and_appends_on_cluster(cluster_client, tmp_path, fmt):
     full = _template(16)
     path = str(tmp_path / "append.zarr")
     pieces = [full.isel(time=slice(i, i + 4)).chunk({"time": 2, "y": 3}) for i in range(0, 16, 4)]
-    zx.to_zarr(pieces[0], path, zarr_format=fmt, encoding={"v": {"chunks": (2, 3, 4)}, "k": {"chunks": (2,)}})
-    for piece in pieces[1:]:
-        zx.to_zarr(piece, path, append_dim="time")
+    with dask.config.set(scheduler=cluster_client):
+        zx.to_zarr(pieces[0], path, zarr_format=fmt, encoding={"v": {"chunks": (2, 3, 4)}, "k": {"chunks": (2,)}})
+        for piece in pieces[1:]:
+            zx.to_zarr(piece, path, append_dim="time")
     processed = cluster_client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.transition_counter)
     assert all(n > 0 for n in processed.values()), "the workers did no work"
     with xr.open_dataset(path, engine="zarr_engine") as ours, xr.open_zarr(path) as theirs:
