@@ -234,15 +234,20 @@ def test_v2_blosc_chunks_are_zarr_pythons_bytes(dtype, order, shuffle) -> None:
 
 
 @pytest.mark.parametrize(
-    ("filters", "dtype"),
-    [([numcodecs.Delta(dtype="<i4", astype="<i2")], "<i4"), ([numcodecs.Shuffle(elementsize=4)], "<i4")],
+    ("filters", "dtype", "typesize"),
+    [([numcodecs.Delta(dtype="<i4", astype="<i2")], "<i4", 2), ([numcodecs.Shuffle(elementsize=4)], "<i4", 1)],
     ids=["delta-astype", "shuffle-filter"],
 )
-def test_v2_blosc_after_filters_sees_what_they_return(filters, dtype) -> None:
+def test_v2_blosc_after_filters_sees_what_they_return(filters, dtype, typesize) -> None:
     # Delta hands on items of its astype (2 bytes), Shuffle hands on bytes (typesize 1)
     data = _data(dtype, (8, 6))
     arr, raw = zarr_array(data, (4, 3), zarr_format=2, filters=filters,
                           compressors=numcodecs.Blosc(cname="zstd", shuffle=1))
+    assert raw_bytes(raw, "0.0")[3] == typesize  # what zarr-python's Blosc header says
+    spec = ChunkSpec(tuple(arr.chunks), arr.dtype)
+    chain = CodecChain.from_specs(v2_codec_specs(raw), spec, "oracle", zarr_format=2)
+    mine = bytes(memoryview(chain.encode(data[:4, :3].copy())).cast("B"))
+    assert mine[3] == typesize and mine == raw_bytes(raw, "0.0")
     _encoded_like_zarr_python(arr, raw, v2_codec_specs(raw), zarr_format=2)
 
 
