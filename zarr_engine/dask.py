@@ -26,7 +26,6 @@ use runs its tasks elsewhere. Use a local folder or an object store there.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import sys
@@ -47,13 +46,12 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from dask.layers import ArraySliceDep
 
-from .core.api import _array_metadata, _resolve, create_array, open_array
+from .core.api import _resolve, array_metadata, create_array, open_array
 from .core.array import Array
 from .core.nodes import display_path
 from .errors import (
     AlignmentError,
     ArgumentError,
-    MetadataError,
     SelectionError,
     ShapeMismatchError,
     StoreError,
@@ -438,14 +436,6 @@ def _regular(chunks: tuple[tuple[int, ...], ...]) -> bool:
     return all(len(set(c[:-1])) <= 1 and (len(c) < 2 or c[-1] <= c[0]) for c in chunks)
 
 
-#: what create_array takes and the stored metadata is made of
-_CREATE_SIGNATURE = inspect.signature(create_array)
-_METADATA_ARGUMENTS = (
-    "shape", "dtype", "chunks", "shards", "fill_value", "compressors", "compressor", "filters", "serializer",
-    "zarr_format", "dimension_names", "attributes", "order", "chunk_key_encoding",
-)
-
-
 def _new_metadata(target: Any, path: str | None, shape: tuple[int, ...], kw: dict[str, Any]) -> ArrayMetadata:
     """The metadata ``create_array(target, path=path, shape=shape, **kw)`` would write, built
     without touching any store: every creation argument is checked here, first."""
@@ -453,19 +443,12 @@ def _new_metadata(target: Any, path: str | None, shape: tuple[int, ...], kw: dic
     if "data" in kw:
         raise ArgumentError(f"{what}: data= is not an argument of to_zarr; the dask array is the data")
     try:
-        bound = _CREATE_SIGNATURE.bind(target, path=path, shape=shape, **kw)
-    except TypeError as e:  # an unknown or repeated argument
-        raise ArgumentError(f"{what}: {e}") from None
-    bound.apply_defaults()
-    args = bound.arguments
-    if args["zarr_format"] not in (2, 3, "n5"):
-        raise MetadataError(f"{what}: zarr_format must be 2, 3 or 'n5', got {args['zarr_format']!r}")
-    node = path if path is not None else (args["name"] or "")
-    try:
-        return _array_metadata(node, **{k: args[k] for k in _METADATA_ARGUMENTS})
+        return array_metadata(path or "", shape=shape, **kw)
     except ZarrEngineError as e:
         e.args = (f"{what}: {e}",)
         raise
+    except TypeError as e:  # an unknown or repeated argument
+        raise ArgumentError(f"{what}: {e}") from None
 
 
 def _prepare(

@@ -9,6 +9,7 @@ create (failing if present).
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -247,6 +248,35 @@ def _array_metadata(
     return create_array_metadata(
         shape=shape, chunks=tuple(int(s) for s in shard_shape), filters=[], serializer=sharding, compressors=[], **kw
     )
+
+
+#: what create_array takes, and which of its arguments the stored metadata is made of
+_METADATA_ARGUMENTS = (
+    "shape", "dtype", "chunks", "shards", "fill_value", "compressors", "compressor", "filters", "serializer",
+    "zarr_format", "dimension_names", "attributes", "order", "chunk_key_encoding",
+)
+_CREATE_SIGNATURE = inspect.signature(create_array)
+
+
+def array_metadata(path: str = "", **kwargs: Any) -> ArrayMetadata:
+    """The metadata ``create_array(store, path=path, **kwargs)`` would write, built
+    without a store: every metadata argument is checked here as it is there (a
+    ``MetadataError`` or ``CodecError`` naming ``path``), and arguments left out
+    take create_array's defaults. Arguments that are not metadata
+    (``overwrite``, ``write_empty_chunks``, ...) are accepted and ignored;
+    ``data`` is not taken. An argument create_array does not know raises
+    ``TypeError``, as the call would."""
+    if "data" in kwargs:
+        raise TypeError("array_metadata() does not take data; give shape and dtype")
+    bound = _CREATE_SIGNATURE.bind(None, path=path, **kwargs)
+    bound.apply_defaults()
+    args = bound.arguments
+    where = display_path(normalize_path(path or args["name"] or ""))
+    if args["shape"] is None or args["dtype"] is None:
+        raise MetadataError(f"create_array at {where} needs shape and dtype (or data)")
+    if args["zarr_format"] not in (2, 3, "n5"):
+        raise MetadataError(f"zarr_format must be 2, 3 or 'n5', got {args['zarr_format']!r}")
+    return _array_metadata(path or args["name"] or "", **{k: args[k] for k in _METADATA_ARGUMENTS})
 
 
 def _shards_config(shards: dict[str, Any], where: str) -> tuple[Any, str]:

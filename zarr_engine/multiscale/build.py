@@ -26,7 +26,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ..core.api import _array_metadata, create_array, create_group, open_group
+from ..core.api import array_metadata, create_array, create_group, open_group
 from ..core.array import Array
 from ..core.group import Group
 from ..core.nodes import display_path, join_path, normalize_path, prefix_of
@@ -390,10 +390,8 @@ def build_pyramid(
     plans = plan_levels(shape, ax, levels=levels, factor=factor, chunks=chunk_t, shards=shard_t,
                         scale=scale_t, translation=trans_t, method=method)
     for plan in plans:  # each level's array metadata (data type, fill value, codecs), made but not stored
-        kw: dict[str, Any] = dict(shards=None, dimension_names=None, attributes=None, compressor="auto",
-                                  filters=None, serializer="auto", order=None, chunk_key_encoding=None)
-        kw.update(_create_kwargs(plan, ax, zarr_format, compressors, fill_value))
-        _array_metadata(plan.path, shape=plan.shape, dtype=dtype, **kw)
+        array_metadata(plan.path, shape=plan.shape, dtype=dtype, **_create_kwargs(plan, ax, zarr_format, compressors,
+                                                                                  fill_value))
 
     if image_group is not None:
         store, root = image_group.store, join_path(image_group.path, f"labels/{name}")

@@ -31,7 +31,7 @@ from xarray.core import indexing
 from xarray.core.utils import FrozenDict
 from xarray.core.variable import Variable
 
-from ..core.api import consolidate_metadata, open_group
+from ..core.api import array_metadata, consolidate_metadata, open_group
 from ..core.array import Array
 from ..core.cache import ChunkCache, cache_budget
 from ..core.group import Group
@@ -542,7 +542,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         alignment) without touching the store. For each, in order: the data, the
         array name, the existing array or None, the arguments creating a new one,
         the region written and the array's shape after the write."""
-        from .writer import target_region, trial_array, variable_array_kwargs
+        from .writer import target_region, variable_array_kwargs
 
         existing_keys = set(self.array_keys()) if self._mode != "w" else set()
         fmt = self.zarr_format
@@ -586,7 +586,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
                 kwargs = variable_array_kwargs(
                     fmt, name, v, fill_value=fill_value, attrs=attrs, encoding=encoding, write_empty=self._write_empty,
                 )
-                grid = tuple(trial_array(fmt, name, kwargs).metadata.chunk_shape)
+                grid = tuple(array_metadata(name, zarr_format=fmt, **kwargs).chunk_shape)  # checks every argument
                 region, new_shape = target_region(v.shape, v, self._write_region, None)
             self._check_alignment(v, grid, region, new_shape, name)
             plans.append((v.data, name, array, kwargs, region, new_shape))

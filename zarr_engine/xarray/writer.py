@@ -127,16 +127,6 @@ def variable_array_kwargs(
     return dict(shape=v.shape, dtype=_storage_dtype(v.dtype), fill_value=fill_value, attributes=attributes, **kwargs)
 
 
-def trial_array(zarr_format: Any, name: str, kwargs: dict[str, Any]) -> Array:
-    """The array ``kwargs`` would create, made in a throwaway memory store: every
-    argument is checked and the stored chunk grid is known, with the real store
-    untouched."""
-    from ..core.api import create_array
-    from ..storage import MemoryStore
-
-    return create_array(MemoryStore(), path=name, zarr_format=zarr_format, **kwargs)
-
-
 def create_variable_array(group: Group, name: str, kwargs: dict[str, Any], *, overwrite: bool) -> Array:
     """Create the array of a variable from :func:`variable_array_kwargs`."""
     array = group.create_array(name, overwrite=overwrite, **kwargs)
