@@ -88,7 +88,7 @@ def all_fill(chunk: np.ndarray, fill: Any) -> bool:
     if kind not in "biufcmM":
         return bool(np.all(chunk == fill))
     f = np.asarray(fill, dtype=chunk.dtype)
-    missing = _missing_test(kind, f)
+    missing = missing_test(kind, f)
     if chunk.size > 256:
         probe = chunk.flat[:: chunk.size // 64]
         if not (missing(probe).all() if missing is not None else (probe == f).all()):
@@ -102,7 +102,7 @@ def all_fill(chunk: np.ndarray, fill: Any) -> bool:
     return bool(np.all(chunk == f))
 
 
-def _missing_test(kind: str, fill: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+def missing_test(kind: str, fill: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
     """``np.isnan`` / ``np.isnat`` when ``fill`` (of the chunk's dtype) is NaN / NaT:
     then an element matches the fill when the test holds for it. None otherwise."""
     if kind in "fc" and np.isnan(fill):

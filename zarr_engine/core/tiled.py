@@ -381,14 +381,13 @@ def _rows_all_fill(rows: np.ndarray, fill: Any) -> np.ndarray:
     """Per row of a 2-d array: every element equals ``fill``, as
     :func:`engine.is_all_fill` decides for one chunk (NaN equal to NaN, NaT to
     NaT, a zero fill of a real float array equal only to zeros of its sign)."""
-    from ..codecs.sharding import zeros_of_sign
+    from ..codecs.sharding import missing_test, zeros_of_sign
 
     kind = rows.dtype.kind
     f = np.asarray(fill, dtype=rows.dtype)
-    if kind in "fc" and np.isnan(f):
-        return np.isnan(rows).all(axis=1)
-    if kind in "mM" and np.isnat(f):
-        return np.isnat(rows).all(axis=1)
+    missing = missing_test(kind, f)
+    if missing is not None:
+        return missing(rows).all(axis=1)
     if kind == "f" and not f.any():
         return zeros_of_sign(rows, bool(np.signbit(f)), axis=1)
     if kind in "biuc" and not f.any():
