@@ -11,7 +11,6 @@ from .base import Store
 
 _MODES = ("r", "r+", "a", "w", "w-")
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-_SQLITE_MAGIC = b"SQLite format 3\0"
 #: The package providing each common fsspec protocol, for error messages.
 _PACKAGES = {
     "s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "http": "aiohttp",
@@ -74,9 +73,11 @@ def _sqlite(path: str, mode: str) -> tuple[Store, str]:
 
 
 def _is_sqlite(path: str) -> bool:
+    from .zip import SQLITE_MAGIC  # what the zip store also looks for, to name such a file
+
     try:
         with open(path, "rb") as f:
-            return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
     except OSError:
         return False
 

@@ -28,7 +28,8 @@ from .base import Store, validate_key, validate_prefix
 
 _METADATA_NAMES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 _MODES = {"r": "r", "w": "w", "a": "a", "r+": "a", "x": "x", "w-": "x"}
-_SQLITE_MAGIC = b"SQLite format 3\0"
+#: how a SQLite database file begins
+SQLITE_MAGIC = b"SQLite format 3\0"
 
 
 def _not_a_zip(path: str) -> str | None:
@@ -40,12 +41,12 @@ def _not_a_zip(path: str) -> str | None:
     """
     try:
         with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
+            head = f.read(len(SQLITE_MAGIC))
     except OSError as exc:
         return f"cannot read it: {exc}"
     if not head or zipfile.is_zipfile(path):
         return None
-    if head == _SQLITE_MAGIC:
+    if head == SQLITE_MAGIC:
         return "it is a SQLite database: open it as sqlite://" + path.replace(os.sep, "/")
     return "no zip end record: another kind of file, or a zip that was cut short"
 
