@@ -301,6 +301,33 @@ def test_writes_go_in_steps_that_overlap_encoding_and_storing(monkeypatch, batch
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "a.zarr"), mode="r")[...], expected)
 
 
+def test_a_write_keeps_two_steps_encoding_while_one_is_stored(monkeypatch):
+    from zarr_engine.core import sharded
+
+    # steps of one shard: the encoding of steps k+1 and k+2 is under way before
+    # step k is stored, so the pool is never left waiting between two steps
+    monkeypatch.setattr(sharded, "WRITE_STEP_BYTES", 1)
+    events: list[str] = []
+    real = sharded.start_indexed
+
+    def logged(fn, n, **kw):
+        events.append("encode")
+        return real(fn, n, **kw)
+
+    monkeypatch.setattr(sharded, "start_indexed", logged)
+    mem = MemoryStore()
+    a = ze.create_array(mem, shape=(16, 16), dtype="int32", chunks=(4, 4), shards=(8, 8), fill_value=0)
+
+    class Logging(CountingStore):
+        def set(self, key, value):
+            events.append(key)
+            super().set(key, value)
+
+    Array(Logging(mem), "", a.metadata)[...] = DATA
+    assert events == ["encode", "encode", "encode", "c/0/0", "encode", "c/0/1", "c/1/0", "c/1/1"]
+    np.testing.assert_array_equal(a[...], DATA)
+
+
 @pytest.mark.parametrize("batched", [False, True])
 def test_a_store_failing_mid_write_raises_its_error_and_stores_no_later_step(monkeypatch, batched):
     from zarr_engine.core import sharded

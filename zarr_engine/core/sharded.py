@@ -70,6 +70,8 @@ AHEAD = 2
 #: (uncompressed; at least one shard, at most BATCH_SHARDS) are encoded while
 #: the step before is stored
 WRITE_STEP_BYTES = 16 << 20
+#: steps being encoded at once, beside the one being stored
+WRITE_AHEAD = 2
 
 
 def sharding_of(chain: "CodecChain") -> ShardingCodec | None:
@@ -483,9 +485,11 @@ def _write(
     Returns (shards written, shards deleted).
 
     The shards go in steps of about :data:`WRITE_STEP_BYTES`: the pool encodes
-    the inner chunks of one step while this thread stores the step before it,
-    so encoding (all cores) and storing (a long copy, or an upload) overlap
-    instead of taking turns, and at most two steps of encoded shards are held."""
+    the inner chunks of the next :data:`WRITE_AHEAD` steps while this thread
+    stores the step before them, so encoding (all cores) and storing (a long
+    copy, or an upload) overlap instead of taking turns, the pool has the next
+    step's work queued when one ends, and at most ``WRITE_AHEAD + 1`` steps of
+    encoded shards are held."""
     io, layout = sh.io, sh.layout
     store = io.store
     fill = io.fill
@@ -561,19 +565,22 @@ def _write(
         counts[0] += len(puts)
         counts[1] += len(dels)
 
-    pending = start(steps[0]) if steps else None
+    pending: list[Callable[[], tuple[list[str], list[list[Any]]]]] = []
     try:
         for k in range(len(steps)):
-            finish, pending = pending, None
-            keys, parts = finish()  # type: ignore[misc]
-            if k + 1 < len(steps):
-                pending = start(steps[k + 1])  # encoded by the pool while this step is stored
+            # keep WRITE_AHEAD steps encoding while this one is stored, so the
+            # pool never idles at the end of a step waiting for the next to start
+            while len(pending) < WRITE_AHEAD and k + len(pending) < len(steps):
+                pending.append(start(steps[k + len(pending)]))
+            keys, parts = pending.pop(0)()
+            if k + len(pending) + 1 < len(steps):
+                pending.append(start(steps[k + len(pending) + 1]))
             commit(keys, parts)
             del keys, parts
     finally:
-        if pending is not None:  # storing failed: let the started encoding end before raising
+        for waiter in pending:  # storing failed: let the started encoding end before raising
             try:
-                pending()
+                waiter()
             except BaseException:  # noqa: BLE001 - the store's error is the one raised
                 pass
     return counts[0], counts[1]
