@@ -308,3 +308,42 @@ def test_bytes_serializer_settles_its_byte_order_as_zarr_python(tmp_path, dtype,
     assert codec.get("configuration", {}).get("endian") == (
         None if dtype in ("uint8", "bool", "S4") else endian or "little"
     )
+
+
+_FILL_UNSET = object()
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "float64", "complex64", "bool", "datetime64[s]", "U3", "S2", "str"])
+@pytest.mark.parametrize("fill", [None, _FILL_UNSET], ids=["None", "unset"])
+def test_fill_value_none_and_unset_are_stored_as_zarr_python_stores_them(tmp_path, fmt, dtype, fill):
+    """zarr-python keeps an explicit ``fill_value=None`` of a v2 array as ``null`` (and
+    uses the default in v3, and when the argument is left out): the document is its."""
+    kw = dict(shape=(4,), chunks=(2,), dtype=dtype, zarr_format=fmt)
+    if fill is not _FILL_UNSET:
+        kw["fill_value"] = fill
+    ze.create_array(str(tmp_path / "ours"), **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)
+    name = "zarr.json" if fmt == 3 else ".zarray"
+    ours = json.loads((tmp_path / "ours" / name).read_text())
+    assert ours == json.loads((tmp_path / "theirs" / name).read_text())
+    assert (ours["fill_value"] is None) == (fmt == 2 and fill is None)
+
+
+def test_v2_array_created_with_fill_value_none_keeps_its_zeros_in_xarray(tmp_path):
+    """A stored 0 of a v2 array created with ``fill_value=None`` is data, not a missing value,
+    for xarray's own zarr engine (it masks the fill value of a v2 array)."""
+    import xarray as xr
+
+    g = ze.create_group(str(tmp_path / "g.zarr"), zarr_format=2)
+    a = g.create_array("v", shape=(4,), chunks=(2,), dtype="i4", fill_value=None,
+                       attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    a[...] = np.arange(4, dtype="i4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = xr.open_zarr(str(tmp_path / "g.zarr"), consolidated=False)
+        got = ds["v"].values
+    assert got.dtype == np.dtype("i4")
+    np.testing.assert_array_equal(got, np.arange(4))

@@ -182,11 +182,7 @@ def _create_like(src: Array, store: Any, path: str, args: argparse.Namespace) ->
     )
     if fmt == 3 and serializer is not None and serializer.get("name") != "bytes":
         kwargs["serializer"] = serializer  # vlen-utf8 and friends; plain bytes stays "auto"
-    arr = create_array(store, **kwargs)
-    if fmt == 2 and fill is None and arr.fill_value is not None:
-        # create_array reads None as "the default"; a v2 null fill value has to be set afterwards
-        arr._set_metadata(arr.metadata.replace(fill_value=None))
-    return arr
+    return create_array(store, **kwargs)  # a None fill value is stored as null in v2, the default in v3
 
 
 def copy_node(src: Any, store: Any, root: str, args: argparse.Namespace) -> list[tuple[Array, Array]]:

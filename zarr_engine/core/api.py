@@ -25,7 +25,7 @@ from ..errors import (
     ShapeMismatchError,
 )
 from ..format import consolidated as _consolidated
-from ..format.create import create_array_metadata
+from ..format.create import DEFAULT_FILL, create_array_metadata
 from ..format.metadata import ArrayMetadata, GroupMetadata
 from ..storage.base import Store
 from ..storage.url import resolve_store
@@ -81,7 +81,7 @@ def create_array(
     dtype: Any = None,
     chunks: Any = "auto",
     shards: Any = None,
-    fill_value: Any = None,
+    fill_value: Any = DEFAULT_FILL,
     compressors: Any = "auto",
     compressor: Any = "auto",
     filters: Any = None,
@@ -116,6 +116,12 @@ def create_array(
     ``ShardingCodec``) makes ``chunks`` the shard shape, which the codec's own
     ``chunk_shape`` must tile; with ``shards`` as well, the shards nest. Every
     codec is checked against the chunk shape before anything is stored.
+
+    ``fill_value`` left out is the data type's default (zero, an empty
+    string, NaT...). As in zarr-python, ``fill_value=None`` means that
+    too in v3, but in v2 it stores ``"fill_value": null``: no value marks
+    missing data, so xarray masks none (a default 0 would make xarray read
+    every stored 0 as missing).
 
     ``data`` gives the shape and dtype when they are not given; when they are,
     ``data`` must have that shape, and its values must fit the dtype (as for a
@@ -175,7 +181,7 @@ def _array_metadata(
 
         return create_n5_array_metadata(
             shape=shape, chunks=chunks, dtype=dtype, compressor=compressor if compressor != "auto" else compressors,
-            fill_value=fill_value, attributes=attributes, dimension_names=dimension_names, path=where,
+            fill_value=None if fill_value is DEFAULT_FILL else fill_value, attributes=attributes, dimension_names=dimension_names, path=where,
             filters=filters, shards=shards, order=order, serializer=serializer, chunk_key_encoding=chunk_key_encoding,
         )
     data_type = DataType.from_numpy(dtype, zarr_format, display_path(path))

@@ -24,6 +24,26 @@ AUTO_CHUNK_BYTES = 1 << 20
 _DEFAULT_OBJECT_CODEC = {"string": "vlen-utf8", "variable_length_bytes": "vlen-bytes"}
 
 
+class _DefaultFill:
+    """What ``fill_value`` is when left out: the data type's default fill value.
+
+    None cannot mean that, because in Zarr v2 None is a fill value of its own
+    (``"fill_value": null``: no value marks missing data, so xarray masks
+    nothing), and zarr-python 3.1 stores an explicit None that way.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEFAULT_FILL"
+
+    def __reduce__(self) -> str:
+        return "DEFAULT_FILL"  # unpickles as the one instance, so ``is`` tests hold
+
+
+DEFAULT_FILL = _DefaultFill()
+
+
 def normalize_shape(shape: Any, path: str = "") -> tuple[int, ...]:
     """An int or a sequence of non-negative ints, as a tuple."""
     if is_int(shape):
@@ -115,7 +135,7 @@ def create_array_metadata(
     shape: int | Sequence[int],
     dtype: Any,
     chunks: Any,
-    fill_value: Any = None,
+    fill_value: Any = DEFAULT_FILL,
     zarr_format: int = 3,
     filters: Any = None,
     serializer: Any = "auto",
@@ -140,8 +160,10 @@ def create_array_metadata(
     the filters when none is there. ``dimension_names`` are stored as
     xarray's ``_ARRAY_DIMENSIONS`` attribute.
 
-    ``fill_value`` None means the data type's default (zero, empty string,
-    NaT...), as zarr-python's ``create_array`` does when none is given.
+    ``fill_value`` left out (:data:`DEFAULT_FILL`) means the data type's
+    default (zero, empty string, NaT...), as in zarr-python's
+    ``create_array``. None means the same in v3, and in v2 a null fill value,
+    as zarr-python stores it.
     """
     if zarr_format not in (2, 3) or isinstance(zarr_format, bool):
         fail(path, _KEY, f"zarr_format must be 2 or 3, got {short(zarr_format)}")
@@ -149,8 +171,10 @@ def create_array_metadata(
     data_type = DataType.from_numpy(dtype, zarr_format, path)
     itemsize = 8 if data_type.is_object else data_type.numpy_dtype.itemsize
     chunk_shape = normalize_chunks(chunks, shape_t, itemsize, path)
-    if fill_value is None:
+    if fill_value is DEFAULT_FILL or (fill_value is None and zarr_format == 3):
         fill = data_type.default_fill_value(zarr_format)
+    elif fill_value is None:
+        fill = None  # v2 "fill_value": null
     else:
         fill = data_type.cast_fill_value(fill_value, path)
     order = "C" if order is None else order

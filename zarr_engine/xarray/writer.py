@@ -129,13 +129,9 @@ def variable_array_kwargs(
 
 def create_variable_array(group: Group, name: str, kwargs: dict[str, Any], *, overwrite: bool) -> Array:
     """Create the array of a variable from :func:`variable_array_kwargs`."""
-    array = group.create_array(name, overwrite=overwrite, **kwargs)
-    if kwargs["fill_value"] is None and group.zarr_format == 2 and array.fill_value is not None:
-        # xarray writes v2 arrays without _FillValue with a null fill value (zarr-python keeps an
-        # explicit None); our create_array reads None as "the default", so store the null here,
-        # else readers would take every stored zero for a missing value
-        array._set_metadata(array.metadata.replace(fill_value=None))
-    return array
+    # a v2 variable without _FillValue has fill_value None here, which create_array stores as
+    # null, as xarray does: a default 0 would make readers take every stored zero for missing
+    return group.create_array(name, overwrite=overwrite, **kwargs)
 
 
 def _jsonable(value: Any) -> Any:
