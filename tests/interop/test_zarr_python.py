@@ -347,3 +347,34 @@ def test_v2_array_created_with_fill_value_none_keeps_its_zeros_in_xarray(tmp_pat
         got = ds["v"].values
     assert got.dtype == np.dtype("i4")
     np.testing.assert_array_equal(got, np.arange(4))
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize(
+    "dtype,fill",
+    [
+        ("timedelta64[ms]", np.timedelta64(5, "s")),
+        ("timedelta64[s]", np.timedelta64(7, "s")),
+        ("timedelta64[D]", np.timedelta64("NaT")),
+        ("timedelta64[ns]", np.timedelta64(3, "us")),
+        ("datetime64[ms]", np.datetime64("2020-01-01")),
+        ("datetime64[D]", np.datetime64("NaT")),
+    ],
+    ids=str,
+)
+def test_time_fill_values_given_as_numpy_scalars_are_stored_as_zarr_python_stores_them(tmp_path, fmt, dtype, fill):
+    """A numpy.timedelta64 fill value (of the array's unit or another, or NaT) is taken as
+    zarr-python takes it: same document, and missing chunks read as that value."""
+    kw = dict(shape=(4,), chunks=(2,), dtype=dtype, fill_value=fill, zarr_format=fmt)
+    ours = ze.create_array(str(tmp_path / "ours"), **kw)
+    ours[:2] = np.arange(2).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)
+        got = zarr.open_array(str(tmp_path / "ours"), mode="r")[...]
+    name = "zarr.json" if fmt == 3 else ".zarray"
+    assert json.loads((tmp_path / "ours" / name).read_text()) == json.loads((tmp_path / "theirs" / name).read_text())
+    expected = np.array([0, 1, 0, 0]).astype(dtype)
+    expected[2:] = fill
+    np.testing.assert_array_equal(got.view("i8"), expected.view("i8"))
+    np.testing.assert_array_equal(ours[...].view("i8"), expected.view("i8"))

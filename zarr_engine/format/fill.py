@@ -347,14 +347,13 @@ def _cast_float_part(x: float, part: np.dtype) -> Any:
 def _cast_time(npdt: np.dtype, value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         raise _Bad("expected a time value")
-    if isinstance(value, (int, np.integer)):
-        return _decode_time(npdt, int(value))
     if isinstance(value, str):
         if value == "NaT":
             return _decode_time(npdt, _NAT)
         value = np.datetime64(value) if npdt.kind == "M" else None
         if value is None:
             raise _Bad("expected a numpy.timedelta64 or an integer")
+    # before the integers: numpy.timedelta64 is a numpy.integer, whose int() is a datetime.timedelta
     if isinstance(value, (np.datetime64, np.timedelta64)):
         if (npdt.kind == "M") != isinstance(value, np.datetime64):
             raise _Bad("datetime and timedelta do not mix")
@@ -364,6 +363,8 @@ def _cast_time(npdt: np.dtype, value: Any) -> Any:
         if out.astype(value.dtype) != value:
             raise _Bad(f"{value} cannot be represented exactly in {npdt}")
         return out[()]
+    if isinstance(value, (int, np.integer)):
+        return _decode_time(npdt, int(value))
     raise _Bad("expected a numpy datetime64/timedelta64, a string or an integer")
 
 
