@@ -378,3 +378,64 @@ def test_time_fill_values_given_as_numpy_scalars_are_stored_as_zarr_python_store
     expected[2:] = fill
     np.testing.assert_array_equal(got.view("i8"), expected.view("i8"))
     np.testing.assert_array_equal(ours[...].view("i8"), expected.view("i8"))
+
+
+V2_BYTE_ORDER_FILTERS = {
+    "delta>i4": (">i4", [numcodecs.Delta(dtype=">i4")]),
+    "delta>i4-as>i8": (">i4", [numcodecs.Delta(dtype=">i4", astype=">i8")]),
+    "delta>i2-as<i4": (">i2", [numcodecs.Delta(dtype=">i2", astype="<i4")]),
+    "fso>f8-as>u2": (">f8", [numcodecs.FixedScaleOffset(offset=0, scale=10, dtype=">f8", astype=">u2")]),
+    "fso>f8-asu2": (">f8", [numcodecs.FixedScaleOffset(offset=0, scale=10, dtype=">f8", astype="u2")]),
+    "fso<f8-as>u2": ("<f8", [numcodecs.FixedScaleOffset(offset=0, scale=10, dtype="<f8", astype=">u2")]),
+    "quantize>f4": (">f4", [numcodecs.Quantize(digits=2, dtype=">f4")]),
+    "astype>f8-<f4": (">f8", [numcodecs.AsType(encode_dtype="<f4", decode_dtype=">f8")]),
+    "shuffle>i4": (">i4", [numcodecs.Shuffle(elementsize=4)]),
+    "delta>u2-zstd": (">u2", [numcodecs.Delta(dtype=">u2")]),
+}
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("case", sorted(V2_BYTE_ORDER_FILTERS))
+def test_v2_filters_see_the_stored_byte_order_as_in_zarr_python(tmp_path, case, order):
+    """zarr-python hands a v2 array's filters the chunk in the array's stored byte order
+    (numcodecs' filters view their input as their dtype) and stores the last filter's
+    output as it is: our chunks are its chunks byte for byte, both read the other's
+    values, and a partial write into zarr-python's array keeps its other values."""
+    dtype, filters = V2_BYTE_ORDER_FILTERS[case]
+    compressor = numcodecs.Zstd(level=1) if case.endswith("zstd") else None
+    kw = dict(shape=(6, 7), chunks=(4, 5), dtype=dtype, zarr_format=2, order=order, filters=filters,
+              compressors=compressor)
+    data = (np.arange(42).reshape(6, 7) % 9 * 1.5).astype(dtype)
+    ze.create_array(str(tmp_path / "ours"), **kw)[...] = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)[...] = data
+        expected = zarr.open_array(str(tmp_path / "theirs"), mode="r")[...]
+        got = zarr.open_array(str(tmp_path / "ours"), mode="r")[...]
+    np.testing.assert_array_equal(expected, data)
+    for key in ("0.0", "0.1", "1.0", "1.1"):
+        assert (tmp_path / "ours" / key).read_bytes() == (tmp_path / "theirs" / key).read_bytes(), key
+    np.testing.assert_array_equal(got, data)
+    np.testing.assert_array_equal(ze.open_array(str(tmp_path / "theirs"), mode="r")[...], data)
+    # a read-modify-write of zarr-python's chunks
+    ze.open_array(str(tmp_path / "theirs"), mode="r+")[1:3, 2:6] = 0
+    data[1:3, 2:6] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "theirs"), mode="r")[...], data)
+
+
+def test_v2_bitround_filter_on_big_endian_floats_rounds_the_values(tmp_path):
+    """numcodecs' bitround takes native floats only (zarr-python fails to write a ``>f4``
+    array through it); we round the values and store them big-endian, which
+    zarr-python reads back as the rounded values."""
+    data = (np.arange(20).reshape(4, 5) * 1.1).astype(">f4")
+    a = ze.create_array(str(tmp_path / "a"), shape=(4, 5), chunks=(2, 3), dtype=">f4", zarr_format=2,
+                        filters=[numcodecs.BitRound(keepbits=6)], compressors=None)
+    a[...] = data
+    rounded = numcodecs.BitRound(keepbits=6).encode(data.astype("<f4")).view("<f4").reshape(4, 5)
+    assert not np.array_equal(rounded, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "a"), mode="r")[...], rounded)
+    np.testing.assert_array_equal(a[...], rounded)

@@ -18,16 +18,23 @@ compressor is a numcodecs codec that zarr-python hands the chunk's array
 itself, not its bytes, and some codecs use the item size (Blosc shuffles
 items of that size). Such a chain gives its compressor the serialised bytes
 viewed as the array zarr-python would pass (see :meth:`CodecChain.encode`).
+Its filters, likewise, see the chunk as zarr-python hands it to them: in the
+byte order the array is stored in (numcodecs' filters *view* their input as
+the dtype they were given, they do not convert it), and the last filter's
+output is stored as it is, in its own byte order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import sys
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import ChunkCorruptError, CodecError, MetadataError, ZarrEngineError
+from ._util import has_byte_order
 from .array_codecs import BytesCodec
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, QuickCoders
 from .numcodecs_codec import NumcodecsBytesBytesCodec
@@ -60,6 +67,53 @@ class _BytesFilter(ArrayArrayCodec):
         target = np.empty(spec.nbytes, dtype=np.uint8)
         self.inner.decode_into(np.ascontiguousarray(data).reshape(-1).view(np.uint8), target, spec)
         return target.view(spec.dtype).reshape(spec.shape)
+
+
+class _StoredOrder(ArrayArrayCodec):
+    """The first step of a Zarr v2 chain with filters, when the array is stored in
+    the other byte order: the chunk converted to that order, as zarr-python hands
+    it to the filters (a ``>i4`` array's delta filter gets big-endian items).
+    Never serialised: the order is the ``.zarray`` dtype's."""
+
+    name = "stored byte order"
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+
+    @classmethod
+    def from_config(cls, configuration: dict[str, Any]) -> "Codec":  # pragma: no cover
+        raise NotImplementedError
+
+    def to_config(self) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        return dataclasses.replace(spec, dtype=self.dtype)
+
+    def encode(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        return np.asarray(data).astype(self.dtype, copy=False)
+
+    def decode(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> np.ndarray:
+        return np.asarray(data).astype(spec.dtype, copy=False)
+
+
+def _endian_of(dtype: np.dtype) -> str | None:
+    """The byte order ``dtype``'s items are in, as a ``bytes`` codec names it."""
+    if dtype.fields is not None or not has_byte_order(dtype):
+        return None
+    order = dtype.byteorder
+    if order == "=":
+        order = "<" if sys.byteorder == "little" else ">"
+    return "little" if order == "<" else "big"
+
+
+def _v2_filtered(codecs: Sequence[Codec]) -> bool:
+    """Whether a v2 chain has filters before a ``bytes`` serialiser (a transpose,
+    order F, is not a filter: it moves items and leaves their bytes alone)."""
+    at = next((i for i, c in enumerate(codecs) if c.kind == "array_bytes"), None)
+    if at is None or not isinstance(codecs[at], BytesCodec):
+        return False
+    return any(c.name != "transpose" for c in codecs[:at])
 
 
 def _tobytes(chunk: np.ndarray) -> bytes:
@@ -117,6 +171,14 @@ class CodecChain:
         bb: list[BytesBytesCodec] = []
         final: list[Codec] = []
         spec = chunk_spec
+        v2_filtered = self._zarr_format == 2 and _v2_filtered(codecs)
+        if v2_filtered:
+            serializer = next(c for c in codecs if isinstance(c, BytesCodec))
+            stored = serializer.evolve(chunk_spec).stored_dtype(chunk_spec.dtype)
+            if stored != chunk_spec.dtype:
+                order = _StoredOrder(stored)
+                aa.append((order, spec))
+                spec = order.resolve(spec)
         for codec in codecs:
             if codec.kind == "array_array" or (ab is None and isinstance(codec, NumcodecsBytesBytesCodec)):
                 if ab is not None:
@@ -137,8 +199,11 @@ class CodecChain:
                     )
                 codec = codec.evolve(spec)
                 codec.validate(spec)
-                ab = codec  # type: ignore[assignment]
                 final.append(codec)
+                if v2_filtered:
+                    # zarr-python stores the last filter's output as it is, in its own byte order
+                    codec = BytesCodec(endian=_endian_of(spec.dtype))
+                ab = codec  # type: ignore[assignment]
             elif codec.kind == "bytes_bytes":
                 if ab is None:
                     raise CodecError(f"{where}: bytes->bytes codec {codec.name!r} comes before the array->bytes codec")

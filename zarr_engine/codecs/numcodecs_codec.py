@@ -185,6 +185,11 @@ class NumcodecsArrayArrayCodec(NumcodecsCodec, ArrayArrayCodec):
 
     def encode(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         out_spec = self.resolve(spec)
+        if self.codec_id == "bitround" and not data.dtype.isnative:
+            # numcodecs' bitround knows native floats only (a v2 ">f4" array's filters get
+            # big-endian items): round the values, hand them back in the order they came in
+            native = self.numcodec.encode(np.ascontiguousarray(data, dtype=data.dtype.newbyteorder("=")))
+            return np.asarray(native).view(data.dtype.newbyteorder("=")).astype(data.dtype).reshape(out_spec.shape)
         result = np.asarray(self.numcodec.encode(np.ascontiguousarray(data)))
         want = out_spec.dtype
         if result.dtype != want:
