@@ -337,3 +337,24 @@ def test_zip_url_is_complete_when_to_zarr_returns(tmp_path, compute):
     theirs.close()
     with zarr.storage.ZipStore(tmp_path / "own.zip", mode="r") as z, xr.open_zarr(z, consolidated=False) as back:
         xr.testing.assert_identical(back.compute(), ds)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("group", [None, "/", "a", "/a/", "a/b"])
+def test_open_groups_keys_match_xarrays_engine(tmp_path, fmt, group):
+    """xr.open_groups keys the datasets as engine="zarr" does: absolute paths without
+    ``group``, paths relative to it ("." for the group itself) with one, so code indexing
+    the result works with either engine."""
+    path = tmp_path / "tree.zarr"
+    xr.Dataset({"r": ("x", [1, 2])}).to_zarr(path, zarr_format=fmt, mode="w")
+    xr.Dataset({"va": ("y", [1.5, 2.5])}).to_zarr(path, group="a", mode="a")
+    xr.Dataset({"vab": ("z", ["u", "v"])}).to_zarr(path, group="a/b", mode="a")
+    theirs = xr.open_groups(path, engine="zarr", group=group)
+    ours = xr.open_groups(path, engine="zarr_engine", group=group)
+    assert list(ours) == list(theirs)
+    for key in theirs:
+        xr.testing.assert_identical(ours[key].load(), theirs[key].load())
+    xr.testing.assert_identical(
+        xr.open_datatree(path, engine="zarr_engine", group=group).load(),
+        xr.open_datatree(path, engine="zarr", group=group).load(),
+    )
