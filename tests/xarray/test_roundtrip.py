@@ -306,3 +306,55 @@ def test_entrypoint_is_registered_and_guesses(tmp_path):
     zx.to_zarr(xr.Dataset({"v": ("x", [1])}), path)
     assert ep.guess_can_open(str(path))
     assert not ep.guess_can_open(str(tmp_path / "file.nc"))
+
+
+@pytest.mark.parametrize("compute", [True, False])
+def test_zip_url_is_complete_when_to_zarr_returns(tmp_path, compute):
+    """A zip file is readable only once its central directory is written. Writing to a
+    ``zip://`` URL closes the store we opened for it when the write ends (after the
+    delayed write with ``compute=False``), as xarray's own writer does, so that
+    zarr-python's ZipStore reads the dataset back while the returned store is still
+    held; a store object passed in is left open for its owner to close."""
+    import zarr
+    from zarr_engine.storage.zip import ZipStore
+
+    ds = xr.Dataset(
+        {"tas": (("time", "x"), np.arange(24.0).reshape(6, 4), {"units": "K"})},
+        coords={"time": pd.date_range("2000-01-01", periods=6)},
+    )
+    file = tmp_path / "data.zip"
+    held = zx.to_zarr(ds.chunk(time=2), f"zip://{file}", mode="w", compute=compute)
+    if not compute:
+        held.compute()
+    with zarr.storage.ZipStore(file, mode="r") as z, xr.open_zarr(z, consolidated=False) as back:
+        xr.testing.assert_identical(back.compute(), ds)
+    with open_ours(f"zip://{file}") as back:
+        xr.testing.assert_identical(back.load(), ds)
+
+    theirs = ZipStore(tmp_path / "own.zip", "w")
+    zx.to_zarr(ds, theirs, compute=compute)
+    assert theirs._st.zf is not None  # still open: the caller closes what the caller opened
+    theirs.close()
+    with zarr.storage.ZipStore(tmp_path / "own.zip", mode="r") as z, xr.open_zarr(z, consolidated=False) as back:
+        xr.testing.assert_identical(back.compute(), ds)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("group", [None, "/", "a", "/a/", "a/b"])
+def test_open_groups_keys_match_xarrays_engine(tmp_path, fmt, group):
+    """xr.open_groups keys the datasets as engine="zarr" does: absolute paths without
+    ``group``, paths relative to it ("." for the group itself) with one, so code indexing
+    the result works with either engine."""
+    path = tmp_path / "tree.zarr"
+    xr.Dataset({"r": ("x", [1, 2])}).to_zarr(path, zarr_format=fmt, mode="w")
+    xr.Dataset({"va": ("y", [1.5, 2.5])}).to_zarr(path, group="a", mode="a")
+    xr.Dataset({"vab": ("z", ["u", "v"])}).to_zarr(path, group="a/b", mode="a")
+    theirs = xr.open_groups(path, engine="zarr", group=group)
+    ours = xr.open_groups(path, engine="zarr_engine", group=group)
+    assert list(ours) == list(theirs)
+    for key in theirs:
+        xr.testing.assert_identical(ours[key].load(), theirs[key].load())
+    xr.testing.assert_identical(
+        xr.open_datatree(path, engine="zarr_engine", group=group).load(),
+        xr.open_datatree(path, engine="zarr", group=group).load(),
+    )

@@ -445,3 +445,29 @@ def test_replaced_group_joins_its_parents_format(tmp_path):
     assert files_of(path) == before
     zx.to_zarr(ds, path, group="g2", mode="w", zarr_format=3, consolidated=False)  # not consolidated: allowed
     np.testing.assert_array_equal(xr.open_zarr(str(path / "g2"), consolidated=False)["a"].values, np.arange(6.0))
+
+
+def test_v2_string_encoding_carried_into_a_fixed_length_array_is_refused_before_writing(tmp_path):
+    """A v2 store of variable-length strings, reopened, carries the object codec VLenUTF8 in
+    its ``filters`` encoding, while xarray encodes the text for v2 as fixed-length ``<U``.
+    Writing that back used to create an array whose codecs could never encode (every
+    write and read failed); it is refused before anything is stored, naming the variable and
+    the filter, and without the filter the dataset round-trips as zarr-python reads it."""
+    import zarr
+
+    src = tmp_path / "src.zarr"
+    ds = xr.Dataset({"s": ("x", np.array(["a", "héllo", "", "日本語"], dtype=object))})
+    ds.to_zarr(src, zarr_format=2, consolidated=False)  # xarray's own writer
+    opened = xr.open_dataset(src, engine="zarr_engine", consolidated=False)
+    assert [f.codec_id for f in opened["s"].encoding["filters"]] == ["vlen-utf8"]
+    path = tmp_path / "out.zarr"
+    zx.to_zarr(xr.Dataset({"other": ("y", [1, 2])}), path, zarr_format=2)
+    before = files_of(path)
+    with pytest.raises(MetadataError) as info:
+        zx.to_zarr(opened, path, mode="a")
+    expect(info, ValueError, "'/s'", "filters[0]", "vlen-utf8", "remove it from the filters")
+    assert files_of(path) == before
+    del opened["s"].encoding["filters"]
+    zx.to_zarr(opened, path, mode="a")
+    assert zarr.open_array(str(path / "s"), mode="r").dtype == np.dtype("<U5")
+    xr.testing.assert_identical(xr.open_zarr(str(path)).compute(), ds.assign(other=("y", [1, 2])))

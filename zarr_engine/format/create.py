@@ -230,7 +230,16 @@ def create_array_metadata(
     elif compressor is not None and compressors is not None:
         fail(path, _KEY, "give either compressor or compressors, not both")
     v2_compressor = None if compressor is None else _numcodecs(compressor, path, "compressor")
-    if data_type.is_object and object_codec_index(tuple(v2_filters)) is None:
+    at = object_codec_index(tuple(v2_filters))
+    if at is not None and not data_type.is_object:
+        # an object codec turns objects into bytes: with a fixed-size data type the chain
+        # would have two array->bytes steps, and every read and write of the array would fail
+        fail(
+            path, _KEY,
+            f"filters[{at}] {short(v2_filters[at])} is the object codec of variable-length data (dtype '|O'), "
+            f"but data type {data_type.name!r} has a fixed size: remove it from the filters",
+        )
+    if data_type.is_object and at is None:
         codec_id = _DEFAULT_OBJECT_CODEC.get(data_type.name)
         if codec_id is None:
             fail(path, _KEY, f"data type {data_type.name!r} needs an object codec among the filters")

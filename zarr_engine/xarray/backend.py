@@ -150,14 +150,15 @@ class ZarrEngineBackendEntrypoint(BackendEntrypoint):
         storage_options: dict[str, Any] | None = None,
         zarr_format: int | None = None,
     ) -> dict[str, "xr.Dataset"]:
-        """Every group at and below ``group`` as a Dataset, keyed by path (``"/"``, ``"/a"``, ...)
-        relative to ``group``."""
+        """Every group at and below ``group`` as a Dataset, keyed as xarray's engines key them:
+        absolute paths (``"/"``, ``"/a"``, ...) without ``group``, paths relative to it
+        (``"."``, ``"b"``, ...) with one."""
         stores = ZarrEngineStore.open_store(
             _normalize_path(filename_or_obj), mode, group=str(NodePath("/") / NodePath(group or "")),
             consolidated=consolidated, storage_options=storage_options, zarr_format=zarr_format,
         )
         return {
-            path: _decode(
+            (str(NodePath(path).relative_to("/")) if group else path): _decode(
                 st, mask_and_scale=mask_and_scale, decode_times=decode_times, concat_characters=concat_characters,
                 decode_coords=decode_coords, drop_variables=drop_variables, use_cftime=use_cftime,
                 decode_timedelta=decode_timedelta,

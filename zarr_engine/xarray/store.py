@@ -35,6 +35,7 @@ from ..core.api import array_metadata, consolidate_metadata, open_group
 from ..core.array import Array
 from ..core.cache import ChunkCache, cache_budget
 from ..core.group import Group
+from ..storage.base import Store
 from ..errors import (
     AlignmentError,
     ContainsNodeError,
@@ -262,6 +263,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         "_cache_members",
         "_consolidate_on_close",
         "_chunk_cache",
+        "_close_store_on_close",
         "_members",
         "_mode",
         "_safe_chunks",
@@ -285,6 +287,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
         use_zarr_fill_value_as_mask: bool | None = None,
         cache_members: bool = True,
         chunk_cache_bytes: int = 0,
+        close_store_on_close: bool = False,
     ) -> None:
         budget = cache_budget(chunk_cache_bytes, f"the Zarr store of group {group.name}")
         # one cache for all the variables read through this store (core/cache.py)
@@ -298,6 +301,9 @@ class ZarrEngineStore(AbstractWritableDataStore):
         self._safe_chunks = safe_chunks and not align_chunks
         self._align_chunks = align_chunks
         self._write_empty = write_empty
+        # a store opened here from a path or URL is ours to close (a zip's index is written only
+        # then); a store object the caller passed in stays open for them, as with xarray
+        self._close_store_on_close = close_store_on_close
         if use_zarr_fill_value_as_mask is None:
             # xarray's rule: v2 data has always meant "fill value = missing"; v3 does not
             use_zarr_fill_value_as_mask = group.zarr_format == 2
@@ -326,6 +332,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
             store, mode=mode, group=group, consolidated=consolidated,
             storage_options=storage_options, zarr_format=zarr_format, consolidate_root=consolidate_on_close,
         )
+        kwargs.setdefault("close_store_on_close", not isinstance(store, Store))
         return cls(g, mode, consolidate_on_close=consolidate_on_close, **kwargs)
 
     @classmethod
@@ -346,6 +353,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
             store, mode=mode, group=group, consolidated=consolidated,
             storage_options=storage_options, zarr_format=zarr_format,
         )
+        kwargs.setdefault("close_store_on_close", not isinstance(store, Store))
         out = {"/": cls(top, mode, **kwargs)}
         for name, node in top.members(max_depth=None):
             if isinstance(node, Group):
@@ -359,7 +367,7 @@ class ZarrEngineStore(AbstractWritableDataStore):
             child, self._mode, consolidate_on_close=self._consolidate_on_close, append_dim=self._append_dim,
             write_region=self._write_region, safe_chunks=self._safe_chunks, align_chunks=self._align_chunks,
             write_empty=self._write_empty, use_zarr_fill_value_as_mask=self._use_fill_as_mask,
-            cache_members=self._cache_members,
+            cache_members=self._cache_members, close_store_on_close=self._close_store_on_close,
         )
 
     # -- reading -------------------------------------------------------------
@@ -434,7 +442,18 @@ class ZarrEngineStore(AbstractWritableDataStore):
         return sizes
 
     def close(self) -> None:
-        pass  # nothing is held open: stores open per request
+        """Close the underlying store when it was opened from a path or URL (xarray's rule).
+
+        Most stores hold only connections or descriptors, which they reopen on the next
+        use; a zip file gets its central directory, without which no other handle can
+        read what was written."""
+        store = self.store_to_close()
+        if store is not None:
+            store.close()
+
+    def store_to_close(self) -> Store | None:
+        """The underlying store when :meth:`close` closes it, else None."""
+        return self.zarr_group.store if self._close_store_on_close else None
 
     def sync(self) -> None:
         pass

@@ -23,6 +23,7 @@ from xarray.namedarray.pycompat import is_chunked_array
 
 from ..core.array import Array
 from ..core.group import Group
+from ..storage.base import Store
 from ..errors import DatasetKeyError, DatasetTypeError, DatasetWriteError
 from .store import ZarrEngineStore, user_errors
 
@@ -298,7 +299,10 @@ def to_zarr(
 
     Returns the :class:`~zarr_engine.xarray.store.ZarrEngineStore` written
     to, or with ``compute=False`` a ``dask.delayed.Delayed`` that writes the
-    dask data (metadata and numpy data are written at once).
+    dask data (metadata and numpy data are written at once). A store opened
+    here from a path or URL is closed when the write ends (by that Delayed
+    with ``compute=False``), as xarray does, so a ``zip://`` file is complete
+    for other readers; a store object passed in is left open.
     """
     ds = _as_dataset(ds)
     with user_errors(f"writing to {store!r}"):
@@ -332,6 +336,21 @@ def to_zarr(
             + (" (a region write leaves out index variables)" if region is not None else "")
         )
     writer = ChunkWriter(align_chunks=align)
-    dump_to_store(ds, zstore, writer, encoding=dict(encoding or {}))
-    delayed = writer.sync(compute=compute)
-    return zstore if compute else delayed
+    try:
+        dump_to_store(ds, zstore, writer, encoding=dict(encoding or {}))
+        delayed = writer.sync(compute=compute)
+    finally:
+        if compute:
+            zstore.close()  # as xarray does: a zip file written through a URL is complete only then
+    if compute:
+        return zstore
+    import dask
+
+    # the task gets the bare store (small and picklable), and only when it is ours to close
+    return dask.delayed(_close_after, pure=False)(delayed, zstore.store_to_close())
+
+
+def _close_after(written: None, store: Store | None) -> None:
+    """Tail of a ``compute=False`` write: close the store once every chunk is written."""
+    if store is not None:
+        store.close()
