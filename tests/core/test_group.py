@@ -298,3 +298,13 @@ def test_attribute_errors_name_the_node_and_deep_attributes_consolidate_like_zar
     assert list(ours) == list(zp) == ["sub", "sub/temperature"]
     assert ours["sub/temperature"] == zp["sub/temperature"]
     assert ours["sub/temperature"].attributes == {"deep": deep}
+
+
+def test_update_attributes_takes_zarr_pythons_keyword(tmp_path):
+    import zarr
+
+    ref = zarr.create_group(str(tmp_path / "ref.zarr"), attributes={"a": 1})
+    ours = ze.create_group(str(tmp_path / "ours.zarr"), attributes={"a": 1})
+    ref.update_attributes(new_attributes={"b": [2, 3]})
+    assert ours.update_attributes(new_attributes={"b": [2, 3]}) is ours
+    assert dict(ze.open_group(str(tmp_path / "ours.zarr"), mode="r").attrs) == dict(ref.attrs) == {"a": 1, "b": [2, 3]}
