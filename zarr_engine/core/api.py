@@ -485,8 +485,9 @@ def open(  # noqa: A001 - mirrors zarr.open
             return open_group(st, mode="a", path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))
         raise _not_found(st, node_path)
     if isinstance(meta, ArrayMetadata):
+        # the array options open_array takes: dropping one (optimistic=True) would be silent
         return Array(st, node_path, meta, write_empty_chunks=kwargs.get("write_empty_chunks", False),
-                     chunk_cache_bytes=kwargs.get("chunk_cache_bytes", 0))
+                     optimistic=kwargs.get("optimistic", False), chunk_cache_bytes=kwargs.get("chunk_cache_bytes", 0))
     return Group(st, node_path, meta, use_consolidated=use_consolidated)
 
 
