@@ -323,7 +323,15 @@ def _read_chunks(arr: Array, chunks: Any) -> tuple[tuple[int, ...], ...]:
             return normalize_chunks(stored, shape)
         # dask's "auto" with previous_chunks picks whole multiples of them near array.chunk-size
         return normalize_chunks("auto", shape, dtype=arr.dtype, previous_chunks=stored)
-    result = normalize_chunks(chunks, shape, dtype=arr.dtype)
+    try:
+        result = normalize_chunks(chunks, shape, dtype=arr.dtype)
+    except (ValueError, TypeError, ZeroDivisionError) as e:
+        raise ArgumentError(f"from_zarr({arr.name} in {arr.store!r}): chunks={chunks!r} cannot be used for "
+                            f"shape {shape}: {e}") from None
+    if any(c <= 0 for axis, n in zip(result, shape) if n for c in axis):
+        # dask turns some of these (a negative length other than -1) into blocks of negative size
+        raise ArgumentError(f"from_zarr({arr.name} in {arr.store!r}): chunks={chunks!r} gives blocks of no or "
+                            f"negative size {result} for shape {shape}; use positive lengths, or -1 for a whole axis")
     # The decode unit is the (inner) chunk: cutting a shard between inner chunks
     # costs nothing extra, cutting a chunk makes two tasks decode it.
     bad = _splits(result, arr.chunks)

@@ -30,6 +30,15 @@ def test_version_and_help():
     assert h.returncode == 0 and "exit codes" in h.stdout and "--json" in h.stdout
 
 
+@pytest.mark.parametrize("command", ["info", "tree", "ls", "get", "copy", "verify", "consolidate", "bench", "demo",
+                                     "pyramid"])
+def test_every_subcommand_help_lists_the_exit_codes(run, command):
+    # "Every subcommand has --help" (README), with the exit-code table scripts rely on
+    r = run(command, "--help")
+    assert r.code == 0 and f"usage: zarr-engine {command}" in r.out
+    assert "exit codes:" in r.out and "130  interrupted" in r.out
+
+
 def test_info_json_through_the_script(hierarchy):
     r = _run("info", hierarchy / "obs/station", "--json")
     assert r.returncode == 0, r.stderr

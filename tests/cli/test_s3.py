@@ -43,12 +43,15 @@ def test_corrupt_object_on_s3(run, hierarchy, s3_bucket_url, s3_store_options):
     assert [c["key"] for c in r.json()["arrays"][0]["corrupt"]] == ["c/0/1/1"]
 
 
-def test_missing_things_on_s3(run, s3_bucket_url, s3_store_options):
+def test_missing_things_on_s3(run, hierarchy, s3_bucket_url, s3_store_options):
     opts = option_args(s3_store_options)
     r = run("info", f"{s3_bucket_url}/nothing.zarr", *opts)
     assert r.code == 3 and len(r.err.strip().splitlines()) == 1
+    # a missing bucket is "not found" (3), as the exit-code table says, not a store failure (4)
     r = run("ls", "s3://no-such-bucket-zarr-engine/x.zarr", *opts)
-    assert r.code in (3, 4) and len(r.err.strip().splitlines()) == 1
+    assert r.code == 3 and len(r.err.strip().splitlines()) == 1 and "NoSuchBucket" in r.err
+    r = run("copy", hierarchy, "s3://no-such-bucket-zarr-engine/x.zarr", *opts, "--no-progress")
+    assert r.code == 3 and len(r.err.strip().splitlines()) == 1 and "NoSuchBucket" in r.err
 
 
 @pytest.mark.cluster

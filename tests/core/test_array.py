@@ -648,3 +648,29 @@ def test_codecs_that_do_not_fit_the_chunks_are_refused_before_writing(tmp_path):
     with warnings.catch_warnings(), pytest.raises(ValueError):
         warnings.simplefilter("ignore")
         zarr.create_array(str(tmp_path / "theirs"), **kw)
+
+
+def test_keyword_names_a_zarr_python_user_writes_work_as_in_zarr_python(tmp_path):
+    # update_attributes(new_attributes=), get/set_mask_selection(mask=), resize(new_shape=):
+    # the same calls on a zarr-python array and on ours give the same data and attributes
+    import zarr
+
+    data = np.arange(24, dtype="i4").reshape(4, 6)
+    mask = (data % 5) == 0
+    arrays = [zarr.create_array(str(tmp_path / "ref.zarr"), shape=data.shape, chunks=(2, 4), dtype="i4"),
+              ze.create_array(str(tmp_path / "ours.zarr"), shape=data.shape, chunks=(2, 4), dtype="i4")]
+    results = []
+    for a in arrays:
+        a[...] = data
+        a.update_attributes(new_attributes={"units": "K"})
+        a.set_mask_selection(mask=mask, value=-1)
+        picked = a.get_mask_selection(mask=mask)
+        a.resize(new_shape=(5, 5))
+        results.append((picked, a[...], dict(a.attrs), a.shape))
+    (ref_picked, ref_all, ref_attrs, ref_shape), (picked, whole, attrs, shape) = results
+    assert_same(picked, ref_picked)
+    assert_same(whole, ref_all)
+    assert attrs == ref_attrs and shape == ref_shape
+    # the lengths as separate arguments keep working
+    arrays[1].resize(3, 2)
+    assert_same(arrays[1][...], ref_all[:3, :2])

@@ -298,3 +298,31 @@ def test_attribute_errors_name_the_node_and_deep_attributes_consolidate_like_zar
     assert list(ours) == list(zp) == ["sub", "sub/temperature"]
     assert ours["sub/temperature"] == zp["sub/temperature"]
     assert ours["sub/temperature"].attributes == {"deep": deep}
+
+
+def test_update_attributes_takes_zarr_pythons_keyword(tmp_path):
+    import zarr
+
+    ref = zarr.create_group(str(tmp_path / "ref.zarr"), attributes={"a": 1})
+    ours = ze.create_group(str(tmp_path / "ours.zarr"), attributes={"a": 1})
+    ref.update_attributes(new_attributes={"b": [2, 3]})
+    assert ours.update_attributes(new_attributes={"b": [2, 3]}) is ours
+    assert dict(ze.open_group(str(tmp_path / "ours.zarr"), mode="r").attrs) == dict(ref.attrs) == {"a": 1, "b": [2, 3]}
+
+
+@pytest.mark.parametrize("opener", ["open", "open_group", "open_array"])
+def test_mode_w_minus_on_an_existing_node_advises_a_mode_the_call_takes(tmp_path, opener):
+    # zarr-python refuses with FileExistsError and advises mode 'w' or 'a'; open* take no
+    # overwrite=, so advising it (as create_array's message does) would only raise a TypeError
+    import zarr
+
+    path = str(tmp_path / "x.zarr")
+    kwargs = {"shape": (3,), "dtype": "i4"} if opener == "open_array" else {}
+    zarr.create_array(path, shape=(3,), dtype="i4")
+    with pytest.raises(FileExistsError):
+        getattr(zarr, opener)(path, mode="w-", **kwargs)
+    with pytest.raises(ContainsNodeError) as info:
+        getattr(ze, opener)(path, mode="w-", **kwargs)
+    assert "overwrite=True" not in str(info.value)
+    assert "mode='w'" in str(info.value) and "mode='a'" in str(info.value)
+    getattr(ze, opener)(path, mode="w", **kwargs)  # the advice works

@@ -14,7 +14,7 @@ from dask.blockwise import Blockwise
 import zarr_engine as ze
 from tests.support import sample
 from zarr_engine.dask import ChunkSplitWarning, from_zarr
-from zarr_engine.errors import UnknownCodecError
+from zarr_engine.errors import ArgumentError, UnknownCodecError
 
 pytestmark = pytest.mark.usefixtures("threaded")
 
@@ -59,6 +59,17 @@ def test_chunks_that_split_stored_chunks_warn_and_read_exactly(stored):
         x = from_zarr(arr, chunks=(15, 12))
     np.testing.assert_array_equal(x.compute(), data)
     np.testing.assert_array_equal(x[7:33, 5:30].compute(), data[7:33, 5:30])
+
+
+@pytest.mark.parametrize("chunks", [(0, 12), {0: 0}, (-3, 12), (10,), (10.5, 12), "bogus", ((25, 20), (36,))])
+def test_chunks_that_do_not_fit_the_array_are_an_argument_error_naming_it(stored, chunks):
+    # no ZeroDivisionError, and no dask array of negative shape (dask turns -3 into a block of -2)
+    arr, data = stored
+    with pytest.raises(ArgumentError, match=r"from_zarr\(/ in .*a\.zarr.*chunks="):
+        from_zarr(arr, chunks=chunks)
+    x = from_zarr(arr, chunks=(-1, 12))  # -1 is dask's whole axis
+    assert x.chunks == ((50,), (12, 12, 12))
+    np.testing.assert_array_equal(x.compute(), data)
 
 
 def test_auto_chunks_are_multiples_of_stored_chunks(tmp_path):

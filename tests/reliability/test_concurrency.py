@@ -201,6 +201,22 @@ def test_two_writers_same_chunk(optimistic: bool, where: str, request: pytest.Fi
         assert (got[2], got[7]) in {(3, 5), (5, 8)}, got  # exactly one update survived
 
 
+def test_optimistic_through_open_loses_no_update_as_through_open_array() -> None:
+    """``ze.open(..., optimistic=True)`` on an array is ``open_array``'s optimistic mode,
+    not a plain handle that silently loses one of two overlapping updates."""
+    inner = MemoryStore()
+    ze.create_array(inner, shape=(10,), chunks=(10,), dtype="i4", fill_value=0)[...] = 5
+    arr = ze.open(_Interleaver(inner), mode="r+", optimistic=True)
+    threads = [threading.Thread(target=arr.__setitem__, args=(i, i + 1), name=f"writer-{i}") for i in (2, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    both = np.full(10, 5, dtype="i4")
+    both[2], both[7] = 3, 8
+    np.testing.assert_array_equal(ze.open_array(inner, mode="r")[...], both)
+
+
 def test_optimistic_mode_refuses_stores_without_conditional_writes(tmp_path: Path) -> None:
     from zarr_engine.errors import StoreError
     from zarr_engine.storage import ZipStore
@@ -209,3 +225,5 @@ def test_optimistic_mode_refuses_stores_without_conditional_writes(tmp_path: Pat
         ze.create_array(zs, shape=(4,), chunks=(2,), dtype="i2")
         with pytest.raises(StoreError, match="conditional writes"):
             ze.open_array(zs, mode="r+", optimistic=True)
+        with pytest.raises(StoreError, match="conditional writes"):
+            ze.open(zs, mode="r+", optimistic=True)

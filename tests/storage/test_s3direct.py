@@ -13,6 +13,7 @@ import botocore.credentials
 import numpy as np
 import pytest
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import NoCredentialsError
 
 import zarr_engine as ze
 from zarr_engine.errors import StoreError
@@ -151,6 +152,32 @@ def test_a_missing_bucket_fails_at_once_naming_the_url(s3_store_options):
     with pytest.raises(StoreError, match=r"no-such-bucket-.*NoSuchBucket"):
         store.set("k", b"v")
     assert time.monotonic() - t0 < 5  # no backoff: a permanent error
+
+
+@pytest.mark.services
+def test_no_credentials_is_refused_as_botocore_refuses_it(monkeypatch, s3_bucket_url, s3_store_options):
+    """Without credentials botocore (s3fs, zarr-python) raises NoCredentialsError and sends
+    nothing; the direct path must not send the requests unsigned instead (a read then looks
+    like AccessDenied, and a write goes through anonymously where a bucket allows it)."""
+    import s3fs
+    import zarr
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    no_creds = {"client_kwargs": s3_store_options["client_kwargs"], "skip_instance_cache": True}
+    with pytest.raises(NoCredentialsError):  # the reference
+        zarr.open_array(f"{s3_bucket_url}/ref", mode="r", storage_options={"client_kwargs": no_creds["client_kwargs"]})
+
+    store = FsspecStore(f"{s3_bucket_url}/arr", no_creds)
+    assert store.fs is not None and store._direct is not None
+    with pytest.raises(StoreError, match="Unable to locate credentials"):
+        ze.open_array(store, mode="r")
+    with pytest.raises(StoreError, match="Unable to locate credentials"):
+        ze.create_array(store, shape=(4,), chunks=(2,), dtype="i4")
+    with pytest.raises(StoreError, match="Unable to locate credentials"):
+        store.set("probe", b"x")
+    fs = s3fs.S3FileSystem(**s3_store_options, skip_instance_cache=True)
+    assert fs.find(s3_bucket_url) == []  # nothing was written
 
 
 @pytest.mark.services

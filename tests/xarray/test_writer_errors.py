@@ -85,6 +85,7 @@ def test_existing_store_with_mode_w_minus_names_the_modes(stored, group):
         zx.to_zarr(ds, path, group=group)
     expect(info, FileExistsError, "already exists", "mode='w-'", "use mode='w' to replace it", "mode='a'")
     assert "overwrite=True" not in str(info.value)
+    assert str(info.value).count("mode='w'") == 1  # one piece of advice, not the core's and xarray's
     back = xr.open_dataset(path, engine="zarr_engine", group=group)
     xr.testing.assert_identical(back.load(), ds)
 

@@ -13,6 +13,7 @@ import numpy as np
 from .. import errors
 from ..core.array import human_bytes  # noqa: F401 - re-exported: one formatter for info() and the CLI
 from ..core.overlap import overlap
+from ..storage.retry import is_missing_container
 
 # -- exit codes ---------------------------------------------------------------
 #: everything went well (for ``verify``: no corrupt chunk)
@@ -70,6 +71,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_NOT_FOUND
     if isinstance(exc, (errors.MetadataError, errors.CodecError, errors.NodeTypeError)):
         return EXIT_INVALID
+    if isinstance(exc, errors.StoreError) and is_missing_container(exc):
+        return EXIT_NOT_FOUND  # S3's NoSuchBucket fails the store call; a missing bucket is still "not found"
     if isinstance(exc, (errors.StoreError, OSError, ImportError)):
         return EXIT_STORE
     if isinstance(exc, errors.ZarrEngineError):

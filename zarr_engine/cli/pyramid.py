@@ -14,6 +14,7 @@ from ..core.nodes import join_path, normalize_path
 from ..errors import ContainsNodeError, ZarrEngineError
 from ..storage.url import resolve_store
 from ._common import (
+    EXIT_CODES_HELP,
     EXIT_OK,
     UsageError,
     check_no_overlap,
@@ -52,11 +53,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "pyramid", parents=parents, help="build an OME-Zarr multiscale image from an array",
         description=(
-            "Build an OME-Zarr pyramid at DST from the array at SRC: level 0 is a copy, each further level "
-            "halves every space axis of the stored level before it (mean, nearest or mode of whole windows; the "
-            "far edge trimmed). Zarr v3 gets OME-NGFF 0.5 metadata, Zarr v2 gets 0.4. Each level is written by "
-            "dask tasks that each own their chunks (no locks)."
+            "Build an OME-Zarr pyramid at DST from the array at SRC: level 0 is a copy,\n"
+            "each further level halves every space axis of the stored level before it\n"
+            "(mean, nearest or mode of whole windows; the far edge trimmed). Zarr v3 gets\n"
+            "OME-NGFF 0.5 metadata, Zarr v2 gets 0.4. Each level is written by dask tasks\n"
+            "that each own their chunks (no locks)."
         ),
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("src", metavar="SRC", help="URL of the source array")
     p.add_argument("dst", metavar="DST", help="URL of the image group to create (with --label: an existing image)")

@@ -9,6 +9,7 @@ create (failing if present).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from typing import Any
@@ -33,6 +34,7 @@ from .array import Array
 from .cache import ChunkCache, cache_budget
 from .group import Group, Tree
 from .nodes import (
+    OVERWRITE_HINT,
     display_path,
     ensure_parents,
     join_path,
@@ -65,6 +67,18 @@ def _resolve(store: Any, mode: str, storage_options: dict[str, Any] | None, path
 
 def _not_found(store: Store, path: str) -> NodeNotFoundError:
     return NodeNotFoundError(f"no array or group at {display_path(path)} in {store!r}")
+
+
+@contextlib.contextmanager
+def _refusing_in_mode_w_minus() -> Any:
+    """Mode "w-" refuses a node that exists; the open functions replace one with mode "w",
+    not with create_array's ``overwrite=True`` (which they do not take), so say that."""
+    try:
+        yield
+    except ContainsNodeError as e:
+        message = str(e).removesuffix(OVERWRITE_HINT)
+        raise ContainsNodeError(f"{message}; mode 'w-' refuses it: use mode='w' to replace it, "
+                                "or mode='a' to open it as it is") from None
 
 
 # ---------------------------------------------------------------------------
@@ -410,10 +424,11 @@ def open_array(
         return Array(made.store, made.path, made.metadata, write_empty_chunks=write_empty_chunks, optimistic=True)
     st, node_path = _resolve(store, mode, storage_options, path)
     if mode in ("w", "w-"):
-        return create_array(
-            st, path=node_path, zarr_format=zarr_format or 3, overwrite=(mode == "w"),
-            write_empty_chunks=write_empty_chunks, **create_kwargs,
-        )
+        with _refusing_in_mode_w_minus():
+            return create_array(
+                st, path=node_path, zarr_format=zarr_format or 3, overwrite=(mode == "w"),
+                write_empty_chunks=write_empty_chunks, **create_kwargs,
+            )
     meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
     if meta is None:
         if mode == "a" and "shape" in create_kwargs:
@@ -448,9 +463,10 @@ def open_group(
         store = "memory://"
     st, node_path = _resolve(store, mode, storage_options, path)
     if mode in ("w", "w-"):
-        return create_group(
-            st, path=node_path, zarr_format=zarr_format or 3, attributes=attributes, overwrite=(mode == "w")
-        )
+        with _refusing_in_mode_w_minus():
+            return create_group(
+                st, path=node_path, zarr_format=zarr_format or 3, attributes=attributes, overwrite=(mode == "w")
+            )
     meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
     if meta is None:
         if mode == "a":
@@ -491,8 +507,9 @@ def open(  # noqa: A001 - mirrors zarr.open
             return open_group(st, mode="a", path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))
         raise _not_found(st, node_path)
     if isinstance(meta, ArrayMetadata):
+        # the array options open_array takes: dropping one (optimistic=True) would be silent
         return Array(st, node_path, meta, write_empty_chunks=kwargs.get("write_empty_chunks", False),
-                     chunk_cache_bytes=kwargs.get("chunk_cache_bytes", 0))
+                     optimistic=kwargs.get("optimistic", False), chunk_cache_bytes=kwargs.get("chunk_cache_bytes", 0))
     return Group(st, node_path, meta, use_consolidated=use_consolidated)
 
 

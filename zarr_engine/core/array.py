@@ -229,7 +229,9 @@ class Array(Node):
         engine.read_points(self._io, plan, flat)
         return result
 
-    get_mask_selection = get_coordinate_selection
+    def get_mask_selection(self, mask: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """The elements where the boolean array ``mask`` (of the array's shape) is true, in C order."""
+        return self.get_coordinate_selection(mask, out=out)
 
     def _read_orthogonal(self, selection: Any, out: np.ndarray | None, *, allow_arrays: bool) -> Any:
         plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
@@ -299,7 +301,9 @@ class Array(Node):
         with self._writing():
             write(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
 
-    set_mask_selection = set_coordinate_selection
+    def set_mask_selection(self, mask: Any, value: Any) -> None:
+        """Set the elements where the boolean array ``mask`` (of the array's shape) is true."""
+        self.set_coordinate_selection(mask, value)
 
     def _write_orthogonal(self, selection: Any, value: Any, *, allow_arrays: bool) -> tuple[int, int]:
         """Write, and return (chunks stored, chunks deleted as all fill value)."""
@@ -378,12 +382,13 @@ class Array(Node):
         )
 
     # -- shape changes -------------------------------------------------------
-    def resize(self, *new_shape: Any) -> None:
-        """Change the shape. Chunks that fall outside are deleted, and the parts of edge chunks
+    def resize(self, new_shape: Any, *more: Any) -> None:
+        """Change the shape to ``new_shape`` (a tuple, as zarr-python takes it, or the lengths
+        as separate arguments). Chunks that fall outside are deleted, and the parts of edge chunks
         beyond the new shape are reset to the fill value, so growing again never shows stale data."""
         self._check_writable()
-        if len(new_shape) == 1 and isinstance(new_shape[0], (tuple, list)):
-            new_shape = tuple(new_shape[0])
+        if more or not isinstance(new_shape, (tuple, list, np.ndarray)):
+            new_shape = (new_shape, *more)
         try:
             shape = tuple(int(s) for s in new_shape)
         except (TypeError, ValueError):
@@ -484,8 +489,8 @@ class Array(Node):
         if self._chunk_cache is not None:  # reread: the chunks may have changed too
             self._chunk_cache.clear()
 
-    def update_attributes(self, new: dict[str, Any]) -> "Array":
-        self.attrs.update(new)
+    def update_attributes(self, new_attributes: dict[str, Any]) -> "Array":
+        self.attrs.update(new_attributes)
         return self
 
     # -- stored size ---------------------------------------------------------

@@ -314,8 +314,8 @@ class Group(Node):
             )
         self._meta = meta
 
-    def update_attributes(self, new: dict[str, Any]) -> "Group":
-        self.attrs.update(new)
+    def update_attributes(self, new_attributes: dict[str, Any]) -> "Group":
+        self.attrs.update(new_attributes)
         return self
 
     # -- display -------------------------------------------------------------

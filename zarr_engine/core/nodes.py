@@ -130,6 +130,10 @@ def ensure_parents(store: Store, path: str, zarr_format: int) -> None:
         write_metadata(store, a, GroupMetadata(zarr_format=zarr_format))  # type: ignore[arg-type]
 
 
+#: how a refusal to replace an existing node ends (the open functions say which mode replaces it instead)
+OVERWRITE_HINT = "; pass overwrite=True to replace it"
+
+
 def prepare_new_node(store: Store, path: str, *, overwrite: bool) -> None:
     """Make room for a new node at ``path``: refuse if one exists, or clear it when overwriting."""
     existing = try_read_metadata(store, path)
@@ -141,7 +145,7 @@ def prepare_new_node(store: Store, path: str, *, overwrite: bool) -> None:
     if not overwrite:
         raise ContainsNodeError(
             f"{'an' if existing.node_type == 'array' else 'a'} {existing.node_type} already exists at "
-            f"{display_path(path)} in {store!r}; pass overwrite=True to replace it"
+            f"{display_path(path)} in {store!r}{OVERWRITE_HINT}"
         )
     store.delete_prefix(prefix_of(path))
 

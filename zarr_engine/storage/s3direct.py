@@ -217,10 +217,16 @@ class S3Direct:
     async def _headers(self, method: str, path: str, extra: dict[str, str]) -> dict[str, str]:
         """Signed headers (SigV4, unsigned payload) for ``method`` on the encoded ``path``."""
         frozen = await self._frozen()
+        if frozen is None and not self._anon:
+            # botocore refuses to send a request it cannot sign; sending it unsigned instead
+            # would turn "no credentials" into an AccessDenied (reads) or an anonymous write
+            from botocore.exceptions import NoCredentialsError
+
+            raise NoCredentialsError()
         amz_date = _utcnow().strftime("%Y%m%dT%H%M%SZ")
         signed = {"host": self.host, "x-amz-content-sha256": _UNSIGNED, "x-amz-date": amz_date}
         signed.update((k, v) for k, v in extra.items() if k.startswith("x-amz-"))
-        if frozen is None:
+        if frozen is None:  # anon=True: unsigned, as s3fs sends it
             return {k: v for k, v in {**signed, **extra}.items() if k != "host"}
         if getattr(frozen, "token", None):
             signed["x-amz-security-token"] = frozen.token
