@@ -89,6 +89,10 @@ def parse_size(text: str) -> DemoSize:
     scale = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20, "g": 1e9,
              "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}[m.group(2) or ""]
     target = float(m.group(1)) * scale
+    if target <= 0:
+        smallest = DemoSize(_SPACINGS[-1], 2).nbytes / 2**20
+        raise ValueError(f"size {text!r}: must be more than zero (any size up to the smallest demo, "
+                         f"{smallest:.0f} MiB, gives that one)")
     # the finest grid that still gives at least two years; then as many years as fill the target
     for spacing in _SPACINGS:
         per_year = DemoSize(spacing, 1).nlat * DemoSize(spacing, 1).nlon * 4 * 365.25

@@ -19,6 +19,9 @@ def test_sizes():
     assert 0.7 < custom.nbytes / (300 * 2**20) < 1.4 and custom.years >= 2
     with pytest.raises(ValueError):
         demo.parse_size("huge")
+    with pytest.raises(ValueError, match="more than zero"):
+        demo.parse_size("0MiB")
+    assert demo.parse_size("1B").shape == demo.parse_size("5MB").shape  # below the smallest: the smallest
     chunk, shard = demo.layout(full)
     assert all(s % c == 0 for s, c in zip(shard, chunk))
 
