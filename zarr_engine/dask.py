@@ -52,6 +52,7 @@ from .core.nodes import display_path
 from .errors import (
     AlignmentError,
     ArgumentError,
+    DTypeError,
     SelectionError,
     ShapeMismatchError,
     StoreError,
@@ -459,6 +460,22 @@ def _new_metadata(target: Any, path: str | None, shape: tuple[int, ...], kw: dic
         raise ArgumentError(f"{what}: {e}") from None
 
 
+def _check_dtype(x: da.Array, dtype: np.dtype, name: str) -> None:
+    """Refuse, before any task runs (and before a new array is created), a dask
+    dtype the array's ``dtype`` cannot take without losing information (complex
+    into real, text into numbers), as ``arr[...] = value`` refuses it; values out
+    of range are checked per block, as each is written."""
+    from .core.array import _check_cast
+
+    try:
+        _check_cast(np.dtype(x.dtype), np.dtype(dtype))
+    except TypeError as e:
+        raise DTypeError(
+            f"cannot store a dask array of dtype {x.dtype} and shape {tuple(x.shape)} in array {name} "
+            f"of dtype {dtype}: {e}"
+        ) from None
+
+
 def _prepare(
     x: da.Array,
     target: Any,
@@ -498,6 +515,7 @@ def _prepare(
                 f"with shape {arr.shape}"
             )
         offsets = tuple(s.start for s in sel)
+        _check_dtype(x, arr.dtype, arr.name)
         x = _align_or_check(x, tuple(arr.metadata.chunk_shape), offsets, align, _where(arr))
         _check_reachable(arr.store, f"to_zarr into array {arr.name}", writing=True)
         return x, arr, offsets
@@ -514,6 +532,7 @@ def _prepare(
     zero = (0,) * x.ndim
     # the creation arguments are checked, and the stored grid known, before any store is opened
     meta = _new_metadata(target, path, tuple(x.shape), kw)
+    _check_dtype(x, meta.dtype, str(target))
     x = _align_or_check(x, tuple(meta.chunk_shape), zero, align, str(target))
     store, node = _resolve(target, "a", storage_options, path)
     _check_reachable(store, f"to_zarr into array {display_path(node)}", writing=True)

@@ -297,3 +297,30 @@ def test_argument_mistakes_raise_argument_error_and_write_nothing(tmp_path, mist
     assert chunk_keys(arr) == []
     np.testing.assert_array_equal(ze.open_array(url)[...], np.full((20, 5), 1.5))
     assert not (tmp_path / "a.zarr2").exists()
+
+
+@pytest.mark.parametrize("src, dst", [("c8", "f4"), ("U3", "i4")])
+def test_a_dtype_the_array_cannot_take_is_refused_before_any_task_runs(tmp_path, src, dst):
+    from zarr_engine.errors import DTypeError
+
+    a = ze.create_array(str(tmp_path / "a.zarr"), shape=(40, 30), chunks=(10, 10), dtype=dst)
+    a[...] = np.ones((40, 30), dtype=dst)
+
+    def never(block):
+        raise AssertionError("a block was computed")
+
+    x = da.zeros((40, 30), chunks=10, dtype=src).map_blocks(never, dtype=src)
+    with pytest.raises(DTypeError, match=rf"dtype {np.dtype(src)} and shape \(40, 30\) in array .* of dtype {np.dtype(dst)}"):
+        to_zarr(x, a)
+    np.testing.assert_array_equal(a[...], np.ones((40, 30), dtype=dst))
+    with pytest.raises(DTypeError, match="cannot store"):  # the refusal a[...] = value gives for the same data
+        a[...] = np.zeros((40, 30), dtype=src)
+
+
+def test_a_new_array_whose_dtype_cannot_take_the_data_is_not_created(tmp_path):
+    from zarr_engine.errors import DTypeError
+
+    x = da.ones((40, 40), chunks=10, dtype="c8")
+    with pytest.raises(DTypeError, match="complex64 and shape \\(40, 40\\).*float32: complex values"):
+        to_zarr(x, str(tmp_path / "new.zarr"), dtype="f4")
+    assert not (tmp_path / "new.zarr").exists()
