@@ -121,3 +121,36 @@ def test_our_hierarchy_tensorstore_reads(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "attributes.json").read_text()) == {"n5": "2.0.0", "about": "test"}
     assert json.loads((tmp_path / "em" / "attributes.json").read_text()) == {"scale": 2}
     assert json.loads((tmp_path / "em" / "s1" / "attributes.json").read_text())["note"] == "nm"
+
+
+def test_a_container_tensorstore_wrote_without_root_metadata_opens_as_an_n5_group(tmp_path: Path) -> None:
+    # tensorstore writes an attributes.json only beside each dataset: the container
+    # (and the folders between) have none, yet it is an N5 hierarchy, not "nothing"
+    import subprocess
+    import sys
+
+    root = tmp_path / "data.n5"
+    vol, deep = sample((10, 6), "int16", seed=3), sample((4, 3, 2), "float32", seed=4)
+    for path, data in (("vol", vol), ("g/sub/arr", deep)):
+        meta = {"dimensions": list(reversed(data.shape)), "blockSize": [2] * data.ndim, "dataType": str(data.dtype),
+                "compression": {"type": "gzip"}}
+        _ts_open(root / path, spec={"metadata": meta}, create=True)[...] = data.T
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    assert "attributes.json" not in before
+
+    for mode in ("r", "a"):  # mode "a" opens it too, and writes no metadata of another format into it
+        g = ze.open(str(root), mode=mode)
+        assert isinstance(g, ze.Group) and g.metadata.zarr_format == "n5"
+        assert [name for name, _ in g.members(max_depth=None)] == ["g", "g/sub", "g/sub/arr", "vol"]
+        np.testing.assert_array_equal(g["vol"][...], vol)
+        np.testing.assert_array_equal(g["g/sub/arr"][...], deep)
+        np.testing.assert_array_equal(ze.open_group(str(root), mode=mode)["vol"][...], vol)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+
+    out = subprocess.run([sys.executable, "-m", "zarr_engine.cli", "ls", str(root)], capture_output=True, text=True)
+    assert out.returncode == 0 and "vol" in out.stdout and "(10, 6) int16" in out.stdout, out.stderr
+    # a folder with other files (no N5 dataset below) is still no node
+    (tmp_path / "other" / "x").mkdir(parents=True)
+    (tmp_path / "other" / "x" / "attributes.json").write_text('{"unrelated": 1}')
+    with pytest.raises(ze.errors.NodeNotFoundError):
+        ze.open(str(tmp_path / "other"), mode="r")

@@ -35,6 +35,7 @@ from .cache import ChunkCache, cache_budget
 from .group import Group, Tree
 from .nodes import (
     OVERWRITE_HINT,
+    bare_n5_group,
     display_path,
     ensure_parents,
     join_path,
@@ -468,6 +469,8 @@ def open_group(
                 st, path=node_path, zarr_format=zarr_format or 3, attributes=attributes, overwrite=(mode == "w")
             )
     meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
+    if meta is None and zarr_format is None:
+        meta = bare_n5_group(st, node_path)
     if meta is None:
         if mode == "a":
             return create_group(st, path=node_path, zarr_format=zarr_format or 3, attributes=attributes)
@@ -502,6 +505,8 @@ def open(  # noqa: A001 - mirrors zarr.open
     if mode in ("w", "w-"):
         return open_group(st, mode=mode, path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))
     meta = try_read_metadata(st, node_path, zarr_format=zarr_format)
+    if meta is None and zarr_format is None:
+        meta = bare_n5_group(st, node_path)
     if meta is None:
         if mode == "a":
             return open_group(st, mode="a", path=node_path, zarr_format=zarr_format, **_group_kwargs(kwargs))

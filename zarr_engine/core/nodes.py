@@ -74,6 +74,48 @@ def read_metadata(store: Store, path: str, *, zarr_format: int | None = None) ->
     return meta
 
 
+#: folders looked into, at most, when telling whether a folder without metadata is an N5 container
+N5_PROBE_FOLDERS = 16
+
+
+def bare_n5_group(store: Store, path: str) -> GroupMetadata | None:
+    """An N5 group for a folder that has no metadata of its own but holds N5
+    datasets: tensorstore (and other N5 writers) store no root ``attributes.json``.
+
+    Looks for an N5 dataset's ``attributes.json`` (or a group's with the ``n5``
+    version key) in the folders up to two levels below, visiting at most
+    :data:`N5_PROBE_FOLDERS` folders; None when there is none (an empty folder,
+    or one with other content), so only the open calls' not-found path pays it.
+    """
+    import json
+
+    from ..format.n5 import ATTRIBUTES_KEY, is_n5_array_document
+
+    prefix = prefix_of(path)
+    level = [prefix]
+    visited = 0
+    for _ in range(2):
+        below: list[str] = []
+        for folder in level:
+            if visited >= N5_PROBE_FOLDERS:
+                break
+            visited += 1
+            below += [folder + d + "/" for d in store.list_dir(folder)[1]]
+        below = below[:N5_PROBE_FOLDERS]
+        if not below:
+            return None
+        docs = store.get_many([f + ATTRIBUTES_KEY for f in below])
+        for raw in docs.values():
+            try:
+                doc = json.loads(bytes(raw))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if isinstance(doc, dict) and (is_n5_array_document(doc) or "n5" in doc):
+                return GroupMetadata(zarr_format="n5")
+        level = below
+    return None
+
+
 def try_read_metadata(store: Store, path: str, *, zarr_format: int | None = None) -> NodeMetadata | None:
     try:
         return read_metadata(store, path, zarr_format=zarr_format)
