@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 import warnings
@@ -370,6 +371,35 @@ def test_integers_beside_several_index_arrays_select_points(sel):
     assert_same(z[...], n)
     a[sel] = np.arange(expected.size).reshape(expected.shape) + 100
     n[sel] = np.arange(expected.size).reshape(expected.shape) + 100
+    assert_same(a[...], n)
+
+
+@pytest.mark.parametrize(
+    "shape, sel",
+    [
+        ((3, 4, 5), (1, np.array([[0, 3], [2, 1]]), -1)),
+        ((4, 5), (np.int64(-1), [[4, 0, 1], [2, 3, -2]])),
+        ((7,), np.array([[6, 0], [-2, 3], [2, 1]])),
+        ((7,), [[1, 5], [0, 4]]),
+        ((7,), (np.array([[6], [0]]),)),
+    ],
+    ids=repr,
+)
+def test_one_index_array_of_several_dimensions_with_an_integer_per_other_axis_selects_points(shape, sel):
+    d = np.arange(math.prod(shape)).reshape(shape)
+    a, z = _twins(d, f"points-nd-{abs(hash(repr(sel)))}")
+    expected = d[sel]
+    assert expected.ndim >= 2  # numpy keeps the index array's shape
+    # zarr-python takes the nested lists as arrays only
+    zsel = tuple(np.asarray(s) if isinstance(s, list) else s for s in sel) if isinstance(sel, tuple) else np.asarray(sel)
+    assert_same(z[zsel], expected)
+    assert_same(a[sel], expected)
+    n = d.copy()
+    value = -np.arange(expected.size).reshape(expected.shape) - 1
+    n[sel] = value
+    a[sel] = value
+    z[zsel] = value
+    assert_same(z[...], n)
     assert_same(a[...], n)
 
 
