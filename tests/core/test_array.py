@@ -134,6 +134,23 @@ def test_scalar_and_zero_d(where):
     assert b[-1, -1] == 11
 
 
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("dtype, value", [("f8", 2.5), ("i8", np.int64(-3)), (str, "héllo"), ("U5", "ab"),
+                                          ("M8[ns]", np.datetime64(5, "ns"))])
+def test_zero_d_coordinate_writes_store_the_element(tmp_path, fmt, dtype, value):
+    import zarr
+
+    path = str(tmp_path / "a")
+    a = ze.create_array(path, shape=(), dtype=dtype, zarr_format=fmt)
+    a.vindex[()] = value
+    assert zarr.open_array(path, mode="r")[()] == value
+    expected = np.array(value, dtype=a.dtype)
+    assert_same(a.vindex[()], expected)
+    a.set_coordinate_selection((), np.asarray(a.fill_value))  # a 0-d array value, all fill: the chunk goes
+    assert_same(zarr.open_array(path, mode="r")[...], np.asarray(a.fill_value, dtype=a.dtype))
+    assert a.nchunks_initialized == 0
+
+
 def test_resize_shrink_then_grow_shows_no_stale_data(where):
     a = ze.create_array(where, shape=(10, 10), chunks=(4, 4), dtype="i4", fill_value=0)
     a[...] = 1

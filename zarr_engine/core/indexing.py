@@ -396,7 +396,9 @@ class PointGroup:
 
     coords: tuple[int, ...]
     local: tuple[np.ndarray, ...]  # per axis, positions inside the chunk
-    positions: np.ndarray | slice  # positions in the flattened output
+    #: positions in the flattened output; the int 0 for the one point of a 0-d array, so
+    #: that ``chunk[()] = values[0]`` assigns an element, not a one-element array
+    positions: np.ndarray | slice | int
 
 
 class PointPlan:
@@ -452,7 +454,7 @@ class PointPlan:
 
     def __iter__(self) -> Iterator[PointGroup]:
         if not self.flat:
-            yield PointGroup((), (), slice(0, 1))
+            yield PointGroup((), (), 0)
             return
         cidx = [f // c for f, c in zip(self.flat, self.chunk_shape)]
         linear = np.ravel_multi_index(cidx, self.grid) if self.flat[0].size else np.zeros(0, np.int64)
