@@ -283,6 +283,50 @@ def test_write_validates_before_touching_the_store(tmp_path):
     np.testing.assert_array_equal(a[...], np.ones(6))
 
 
+@pytest.mark.parametrize("shards", [None, (4, 6)])
+@pytest.mark.parametrize(
+    "kind, sel, value",
+    [
+        ("basic", (0,), np.arange(6).reshape(1, 6)),  # a time step written from a (1, ny) block
+        ("basic", (slice(1, 3), slice(None)), np.full((1, 1, 2, 6), 7)),
+        ("basic", Ellipsis, np.arange(30).reshape(1, 5, 6)),
+        ("oindex", ([0, 3], [1, 5]), np.array([[[1, 2], [3, 4]]])),
+        ("vindex", ([0, 3], [1, 5]), np.array([[8, 9]])),
+        ("basic", (2, slice(None)), np.array([[5]])),  # broadcast after the unit axis goes
+    ],
+    ids=repr,
+)
+def test_values_with_leading_axes_of_length_one_are_assigned_like_numpy(tmp_path, shards, kind, sel, value):
+    import zarr
+
+    d = np.arange(30, dtype="i4").reshape(5, 6)
+    path = str(tmp_path / "a")
+    a = ze.create_array(path, shape=d.shape, chunks=(2, 3), shards=shards, dtype="i4")
+    a[...] = d
+    expected = d.copy()
+    if kind == "oindex":
+        expected[np.ix_(*sel)] = value
+        a.oindex[sel] = value
+    elif kind == "vindex":
+        expected[sel] = value
+        a.vindex[sel] = value
+    else:
+        expected[sel] = value
+        a[sel] = value
+    assert_same(zarr.open_array(path, mode="r")[...], expected)
+
+
+def test_values_with_extra_axes_longer_than_one_are_refused_with_nothing_written(tmp_path):
+    a = ze.create_array(str(tmp_path / "a"), shape=(5, 6), chunks=(2, 3), dtype="i4")
+    a[...] = 1
+    before = sorted(p.name for p in (tmp_path / "a" / "c").rglob("*"))
+    for sel, value in [((0,), np.zeros((2, 6))), ((slice(0, 2),), np.zeros((2, 1, 6))), ((1, 1), np.zeros((2, 1)))]:
+        with pytest.raises(ShapeMismatchError, match="in array /"):
+            a[sel] = value
+    assert sorted(p.name for p in (tmp_path / "a" / "c").rglob("*")) == before
+    assert_same(a[...], np.ones((5, 6), "i4"))
+
+
 def test_selection_too_large_for_memory_is_a_clear_error():
     a = ze.create_array("memory://huge-sel", shape=(2**62,), chunks=(2**20,), dtype="f8")
     with pytest.raises(ze.errors.ResourceError, match="reading /: cannot allocate"):

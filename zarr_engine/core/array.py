@@ -318,6 +318,10 @@ class Array(Node):
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write.
 
+        The shape rule is numpy's for ``arr[sel] = value``: the value broadcasts to
+        the selection after its leading axes of length one, if it has more axes
+        than the selection, are dropped.
+
         numpy arrays and scalars (and other Arrays) are cast as numpy's own
         ``arr[...] = value`` casts them, but complex values into a real array and
         text into a numeric one are refused. Anything else (Python numbers, strings,
@@ -347,6 +351,10 @@ class Array(Node):
             raise DTypeError(f"cannot store {_describe(value)} in array {self.name} of dtype {dt}: {e}") from None
         if dt.kind == "O":
             self._check_items(arr)
+        extra = arr.ndim - len(shape)
+        if extra > 0 and all(n == 1 for n in arr.shape[:extra]):
+            # numpy's assignment drops leading axes of length one (``x[0] = y[None]``)
+            arr = arr.reshape(arr.shape[extra:])
         if arr.shape == shape:
             return arr
         try:
