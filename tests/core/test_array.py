@@ -215,6 +215,26 @@ def test_blocks(where):
     assert (a[0:3, 0:4] == -1).all()
 
 
+@pytest.mark.parametrize("sel", [(1, 2), (-1, slice(None, 2)), (slice(1, None), -2), (Ellipsis, 0)], ids=repr)
+def test_block_selection_methods_match_zarr_python(tmp_path, sel):
+    import zarr
+
+    data = np.arange(70).reshape(7, 10)
+    zpath, path = str(tmp_path / "z"), str(tmp_path / "a")
+    z = zarr.create_array(zpath, shape=data.shape, chunks=(3, 4), dtype="i8")
+    z[...] = data
+    a = ze.create_array(path, shape=data.shape, chunks=(3, 4), dtype="i8")
+    a[...] = data
+    assert_same(a.get_block_selection(sel), z.get_block_selection(sel))
+    out = np.empty_like(z.get_block_selection(sel))
+    a.get_block_selection(sel, out=out)
+    assert_same(out, z.get_block_selection(sel))
+    value = -np.arange(out.size).reshape(out.shape)
+    z.set_block_selection(sel, value)
+    a.set_block_selection(sel, value)
+    assert_same(zarr.open_array(path, mode="r")[...], z[...])
+
+
 def test_attrs_persist(where):
     a = ze.create_array(where, shape=(2,), dtype="u1", attributes={"a": 1})
     a.attrs["b"] = [1, 2]

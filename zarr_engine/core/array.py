@@ -231,6 +231,10 @@ class Array(Node):
 
     get_mask_selection = get_coordinate_selection
 
+    def get_block_selection(self, selection: Any, *, out: np.ndarray | None = None) -> Any:
+        """Whole chunks (inner chunks, for a sharded array) by grid index: ``a.blocks[selection]``."""
+        return self.get_basic_selection(blocks_to_selection(selection, self.shape, self.chunks), out=out)
+
     def _read_orthogonal(self, selection: Any, out: np.ndarray | None, *, allow_arrays: bool) -> Any:
         plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
         result = self._out_array(plan.out_shape, out)
@@ -300,6 +304,10 @@ class Array(Node):
             write(self._io, plan, np.ascontiguousarray(arr).reshape(-1), write_empty=self._write_empty)
 
     set_mask_selection = set_coordinate_selection
+
+    def set_block_selection(self, selection: Any, value: Any) -> None:
+        """Write whole chunks (inner chunks, for a sharded array) by grid index: ``a.blocks[selection] = value``."""
+        self.set_basic_selection(blocks_to_selection(selection, self.shape, self.chunks), value)
 
     def _write_orthogonal(self, selection: Any, value: Any, *, allow_arrays: bool) -> tuple[int, int]:
         """Write, and return (chunks stored, chunks deleted as all fill value)."""
@@ -624,10 +632,10 @@ class _Blocks:
         self._a = a
 
     def __getitem__(self, sel: Any) -> np.ndarray:
-        return self._a.get_basic_selection(blocks_to_selection(sel, self._a.shape, self._a.chunks))
+        return self._a.get_block_selection(sel)
 
     def __setitem__(self, sel: Any, value: Any) -> None:
-        self._a.set_basic_selection(blocks_to_selection(sel, self._a.shape, self._a.chunks), value)
+        self._a.set_block_selection(sel, value)
 
 
 class ArrayInfo:
