@@ -285,6 +285,31 @@ def test_errors(tmp_path):
     np.testing.assert_array_equal(a[...], np.zeros((4, 4), "f4"))
 
 
+@pytest.mark.parametrize(
+    "refused, message",
+    [
+        (lambda a: a[4], "index 4 is out of bounds for axis 0 with size 4"),
+        (lambda a: a.__setitem__((0, -6), 1.0), "index -6 is out of bounds for axis 1"),
+        (lambda a: a[::0], "slice step cannot be zero"),
+        (lambda a: a[1, 2, 3], "too many indices"),
+        (lambda a: a.oindex[[0, 9], :], "index 9 is out of bounds for axis 0"),
+        (lambda a: a.oindex[[True, False]], r"boolean index on axis 0 has shape \(2,\)"),
+        (lambda a: a.vindex[[0, 1], [0, 5]], "index 5 is out of bounds for axis 1"),
+        (lambda a: a.vindex.__setitem__(([0, 1],), 1.0), "vindex needs one coordinate array per axis"),
+        (lambda a: a.get_mask_selection(np.ones((3, 3), bool)), r"boolean mask of shape \(3, 3\) does not match"),
+        (lambda a: a.blocks[2], "block index 2 is out of bounds"),
+        (lambda a: a.set_block_selection((0, 7), 1.0), "block index 7 is out of bounds"),
+    ],
+)
+def test_refused_selections_name_the_array(refused, message):
+    g = ze.open_group("memory://refused-selections", mode="w")
+    a = g.create_array("era5/t2m", shape=(4, 5), chunks=(2, 3), dtype="f4")
+    with pytest.raises(SelectionError, match=f"array /era5/t2m: {message}") as info:
+        refused(a)
+    assert isinstance(info.value, IndexError)
+    assert a.nchunks_initialized == 0  # a refused write wrote nothing
+
+
 def test_malformed_metadata_names_the_path(tmp_path):
     ze.create_array(str(tmp_path / "m"), path="x/y", shape=(2,), dtype="i1")
     (tmp_path / "m" / "x" / "y" / "zarr.json").write_text("{not json")
