@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 import warnings
@@ -133,6 +134,23 @@ def test_scalar_and_zero_d(where):
     assert b[-1, -1] == 11
 
 
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("dtype, value", [("f8", 2.5), ("i8", np.int64(-3)), (str, "héllo"), ("U5", "ab"),
+                                          ("M8[ns]", np.datetime64(5, "ns"))])
+def test_zero_d_coordinate_writes_store_the_element(tmp_path, fmt, dtype, value):
+    import zarr
+
+    path = str(tmp_path / "a")
+    a = ze.create_array(path, shape=(), dtype=dtype, zarr_format=fmt)
+    a.vindex[()] = value
+    assert zarr.open_array(path, mode="r")[()] == value
+    expected = np.array(value, dtype=a.dtype)
+    assert_same(a.vindex[()], expected)
+    a.set_coordinate_selection((), np.asarray(a.fill_value))  # a 0-d array value, all fill: the chunk goes
+    assert_same(zarr.open_array(path, mode="r")[...], np.asarray(a.fill_value, dtype=a.dtype))
+    assert a.nchunks_initialized == 0
+
+
 def test_resize_shrink_then_grow_shows_no_stale_data(where):
     a = ze.create_array(where, shape=(10, 10), chunks=(4, 4), dtype="i4", fill_value=0)
     a[...] = 1
@@ -197,6 +215,26 @@ def test_blocks(where):
     assert (a[0:3, 0:4] == -1).all()
 
 
+@pytest.mark.parametrize("sel", [(1, 2), (-1, slice(None, 2)), (slice(1, None), -2), (Ellipsis, 0)], ids=repr)
+def test_block_selection_methods_match_zarr_python(tmp_path, sel):
+    import zarr
+
+    data = np.arange(70).reshape(7, 10)
+    zpath, path = str(tmp_path / "z"), str(tmp_path / "a")
+    z = zarr.create_array(zpath, shape=data.shape, chunks=(3, 4), dtype="i8")
+    z[...] = data
+    a = ze.create_array(path, shape=data.shape, chunks=(3, 4), dtype="i8")
+    a[...] = data
+    assert_same(a.get_block_selection(sel), z.get_block_selection(sel))
+    out = np.empty_like(z.get_block_selection(sel))
+    a.get_block_selection(sel, out=out)
+    assert_same(out, z.get_block_selection(sel))
+    value = -np.arange(out.size).reshape(out.shape)
+    z.set_block_selection(sel, value)
+    a.set_block_selection(sel, value)
+    assert_same(zarr.open_array(path, mode="r")[...], z[...])
+
+
 def test_attrs_persist(where):
     a = ze.create_array(where, shape=(2,), dtype="u1", attributes={"a": 1})
     a.attrs["b"] = [1, 2]
@@ -247,6 +285,31 @@ def test_errors(tmp_path):
     np.testing.assert_array_equal(a[...], np.zeros((4, 4), "f4"))
 
 
+@pytest.mark.parametrize(
+    "refused, message",
+    [
+        (lambda a: a[4], "index 4 is out of bounds for axis 0 with size 4"),
+        (lambda a: a.__setitem__((0, -6), 1.0), "index -6 is out of bounds for axis 1"),
+        (lambda a: a[::0], "slice step cannot be zero"),
+        (lambda a: a[1, 2, 3], "too many indices"),
+        (lambda a: a.oindex[[0, 9], :], "index 9 is out of bounds for axis 0"),
+        (lambda a: a.oindex[[True, False]], r"boolean index on axis 0 has shape \(2,\)"),
+        (lambda a: a.vindex[[0, 1], [0, 5]], "index 5 is out of bounds for axis 1"),
+        (lambda a: a.vindex.__setitem__(([0, 1],), 1.0), "vindex needs one coordinate array per axis"),
+        (lambda a: a.get_mask_selection(np.ones((3, 3), bool)), r"boolean mask of shape \(3, 3\) does not match"),
+        (lambda a: a.blocks[2], "block index 2 is out of bounds"),
+        (lambda a: a.set_block_selection((0, 7), 1.0), "block index 7 is out of bounds"),
+    ],
+)
+def test_refused_selections_name_the_array(refused, message):
+    g = ze.open_group("memory://refused-selections", mode="w")
+    a = g.create_array("era5/t2m", shape=(4, 5), chunks=(2, 3), dtype="f4")
+    with pytest.raises(SelectionError, match=f"array /era5/t2m: {message}") as info:
+        refused(a)
+    assert isinstance(info.value, IndexError)
+    assert a.nchunks_initialized == 0  # a refused write wrote nothing
+
+
 def test_malformed_metadata_names_the_path(tmp_path):
     ze.create_array(str(tmp_path / "m"), path="x/y", shape=(2,), dtype="i1")
     (tmp_path / "m" / "x" / "y" / "zarr.json").write_text("{not json")
@@ -263,6 +326,50 @@ def test_write_validates_before_touching_the_store(tmp_path):
     after = sorted(p.name for p in (tmp_path / "v" / "c").iterdir())
     assert before == after
     np.testing.assert_array_equal(a[...], np.ones(6))
+
+
+@pytest.mark.parametrize("shards", [None, (4, 6)])
+@pytest.mark.parametrize(
+    "kind, sel, value",
+    [
+        ("basic", (0,), np.arange(6).reshape(1, 6)),  # a time step written from a (1, ny) block
+        ("basic", (slice(1, 3), slice(None)), np.full((1, 1, 2, 6), 7)),
+        ("basic", Ellipsis, np.arange(30).reshape(1, 5, 6)),
+        ("oindex", ([0, 3], [1, 5]), np.array([[[1, 2], [3, 4]]])),
+        ("vindex", ([0, 3], [1, 5]), np.array([[8, 9]])),
+        ("basic", (2, slice(None)), np.array([[5]])),  # broadcast after the unit axis goes
+    ],
+    ids=repr,
+)
+def test_values_with_leading_axes_of_length_one_are_assigned_like_numpy(tmp_path, shards, kind, sel, value):
+    import zarr
+
+    d = np.arange(30, dtype="i4").reshape(5, 6)
+    path = str(tmp_path / "a")
+    a = ze.create_array(path, shape=d.shape, chunks=(2, 3), shards=shards, dtype="i4")
+    a[...] = d
+    expected = d.copy()
+    if kind == "oindex":
+        expected[np.ix_(*sel)] = value
+        a.oindex[sel] = value
+    elif kind == "vindex":
+        expected[sel] = value
+        a.vindex[sel] = value
+    else:
+        expected[sel] = value
+        a[sel] = value
+    assert_same(zarr.open_array(path, mode="r")[...], expected)
+
+
+def test_values_with_extra_axes_longer_than_one_are_refused_with_nothing_written(tmp_path):
+    a = ze.create_array(str(tmp_path / "a"), shape=(5, 6), chunks=(2, 3), dtype="i4")
+    a[...] = 1
+    before = sorted(p.name for p in (tmp_path / "a" / "c").rglob("*"))
+    for sel, value in [((0,), np.zeros((2, 6))), ((slice(0, 2),), np.zeros((2, 1, 6))), ((1, 1), np.zeros((2, 1)))]:
+        with pytest.raises(ShapeMismatchError, match="in array /"):
+            a[sel] = value
+    assert sorted(p.name for p in (tmp_path / "a" / "c").rglob("*")) == before
+    assert_same(a[...], np.ones((5, 6), "i4"))
 
 
 def test_selection_too_large_for_memory_is_a_clear_error():
@@ -370,6 +477,35 @@ def test_integers_beside_several_index_arrays_select_points(sel):
     assert_same(z[...], n)
     a[sel] = np.arange(expected.size).reshape(expected.shape) + 100
     n[sel] = np.arange(expected.size).reshape(expected.shape) + 100
+    assert_same(a[...], n)
+
+
+@pytest.mark.parametrize(
+    "shape, sel",
+    [
+        ((3, 4, 5), (1, np.array([[0, 3], [2, 1]]), -1)),
+        ((4, 5), (np.int64(-1), [[4, 0, 1], [2, 3, -2]])),
+        ((7,), np.array([[6, 0], [-2, 3], [2, 1]])),
+        ((7,), [[1, 5], [0, 4]]),
+        ((7,), (np.array([[6], [0]]),)),
+    ],
+    ids=repr,
+)
+def test_one_index_array_of_several_dimensions_with_an_integer_per_other_axis_selects_points(shape, sel):
+    d = np.arange(math.prod(shape)).reshape(shape)
+    a, z = _twins(d, f"points-nd-{abs(hash(repr(sel)))}")
+    expected = d[sel]
+    assert expected.ndim >= 2  # numpy keeps the index array's shape
+    # zarr-python takes the nested lists as arrays only
+    zsel = tuple(np.asarray(s) if isinstance(s, list) else s for s in sel) if isinstance(sel, tuple) else np.asarray(sel)
+    assert_same(z[zsel], expected)
+    assert_same(a[sel], expected)
+    n = d.copy()
+    value = -np.arange(expected.size).reshape(expected.shape) - 1
+    n[sel] = value
+    a[sel] = value
+    z[zsel] = value
+    assert_same(z[...], n)
     assert_same(a[...], n)
 
 

@@ -190,6 +190,10 @@ def test_selection_kinds_follow_zarr_python():
     # one array per axis with a boolean among them: per axis, as zarr-python
     assert selection_kind(([True, False], [0, 1]), 2) == "orthogonal"
     assert selection_kind(([0, 2], slice(None), 1), 3) == "orthogonal"
+    # one integer array of several dimensions with an integer for every other axis: points
+    assert selection_kind((1, np.array([[0, 1], [2, 3]])), 2) == "vindex"
+    assert selection_kind(np.array([[0, 1], [2, 3]]), 1) == "vindex"
+    assert selection_kind((slice(None), np.array([[0, 1], [2, 3]])), 2) == "orthogonal"  # refused by the plan
 
 
 @pytest.mark.parametrize(

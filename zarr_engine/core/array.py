@@ -221,7 +221,7 @@ class Array(Node):
         return self._read_orthogonal(selection, out, allow_arrays=True)
 
     def get_coordinate_selection(self, selection: Any, *, out: np.ndarray | None = None) -> np.ndarray:
-        plan = PointPlan(selection, self.shape, self._meta.chunk_shape)
+        plan = self._point_plan(selection)
         result = self._out_array(plan.out_shape, out)
         flat = result.reshape(-1)
         if not np.shares_memory(flat, result) and flat.size:
@@ -233,13 +233,37 @@ class Array(Node):
         """The elements where the boolean array ``mask`` (of the array's shape) is true, in C order."""
         return self.get_coordinate_selection(mask, out=out)
 
+    def get_block_selection(self, selection: Any, *, out: np.ndarray | None = None) -> Any:
+        """Whole chunks (inner chunks, for a sharded array) by grid index: ``a.blocks[selection]``."""
+        return self.get_basic_selection(self._block_region(selection), out=out)
+
     def _read_orthogonal(self, selection: Any, out: np.ndarray | None, *, allow_arrays: bool) -> Any:
-        plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
+        plan = self._orthogonal_plan(selection, allow_arrays)
         result = self._out_array(plan.out_shape, out)
         engine.read_orthogonal(self._io, plan, result)
         if result.ndim == 0 and out is None and not _has_ellipsis(selection):
             return result[()]
         return result
+
+    # The planners know shapes, not nodes: the array's name is added to what they refuse.
+    def _orthogonal_plan(self, selection: Any, allow_arrays: bool) -> OrthogonalPlan:
+        with self._naming_selection_errors():
+            return OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
+
+    def _point_plan(self, selection: Any) -> PointPlan:
+        with self._naming_selection_errors():
+            return PointPlan(selection, self.shape, self._meta.chunk_shape)
+
+    def _block_region(self, selection: Any) -> tuple[slice | int, ...]:
+        with self._naming_selection_errors():
+            return blocks_to_selection(selection, self.shape, self.chunks)
+
+    @contextmanager
+    def _naming_selection_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except SelectionError as e:
+            raise SelectionError(f"array {self.name}: {e}") from None
 
     def _out_array(self, shape: tuple[int, ...], out: np.ndarray | None) -> np.ndarray:
         if out is None:
@@ -295,7 +319,7 @@ class Array(Node):
 
     def set_coordinate_selection(self, selection: Any, value: Any) -> None:
         self._check_writable()
-        plan = PointPlan(selection, self.shape, self._meta.chunk_shape)
+        plan = self._point_plan(selection)
         arr = self._prepare_value(value, plan.out_shape)
         write = optimistic_writes.write_points if self._optimistic else engine.write_points
         with self._writing():
@@ -305,10 +329,14 @@ class Array(Node):
         """Set the elements where the boolean array ``mask`` (of the array's shape) is true."""
         self.set_coordinate_selection(mask, value)
 
+    def set_block_selection(self, selection: Any, value: Any) -> None:
+        """Write whole chunks (inner chunks, for a sharded array) by grid index: ``a.blocks[selection] = value``."""
+        self.set_basic_selection(self._block_region(selection), value)
+
     def _write_orthogonal(self, selection: Any, value: Any, *, allow_arrays: bool) -> tuple[int, int]:
         """Write, and return (chunks stored, chunks deleted as all fill value)."""
         self._check_writable()
-        plan = OrthogonalPlan(selection, self.shape, self._meta.chunk_shape, allow_arrays=allow_arrays)
+        plan = self._orthogonal_plan(selection, allow_arrays)
         arr = self._prepare_value(value, plan.out_shape)
         write = optimistic_writes.write_orthogonal if self._optimistic else engine.write_orthogonal
         with self._writing():
@@ -321,6 +349,10 @@ class Array(Node):
 
     def _prepare_value(self, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         """``value`` converted to the array's dtype and broadcast to ``shape``, validated before any write.
+
+        The shape rule is numpy's for ``arr[sel] = value``: the value broadcasts to
+        the selection after its leading axes of length one, if it has more axes
+        than the selection, are dropped.
 
         numpy arrays and scalars (and other Arrays) are cast as numpy's own
         ``arr[...] = value`` casts them, but complex values into a real array and
@@ -351,6 +383,10 @@ class Array(Node):
             raise DTypeError(f"cannot store {_describe(value)} in array {self.name} of dtype {dt}: {e}") from None
         if dt.kind == "O":
             self._check_items(arr)
+        extra = arr.ndim - len(shape)
+        if extra > 0 and all(n == 1 for n in arr.shape[:extra]):
+            # numpy's assignment drops leading axes of length one (``x[0] = y[None]``)
+            arr = arr.reshape(arr.shape[extra:])
         if arr.shape == shape:
             return arr
         try:
@@ -621,10 +657,10 @@ class _Blocks:
         self._a = a
 
     def __getitem__(self, sel: Any) -> np.ndarray:
-        return self._a.get_basic_selection(blocks_to_selection(sel, self._a.shape, self._a.chunks))
+        return self._a.get_block_selection(sel)
 
     def __setitem__(self, sel: Any, value: Any) -> None:
-        self._a.set_basic_selection(blocks_to_selection(sel, self._a.shape, self._a.chunks), value)
+        self._a.set_block_selection(sel, value)
 
 
 class ArrayInfo:

@@ -396,7 +396,9 @@ class PointGroup:
 
     coords: tuple[int, ...]
     local: tuple[np.ndarray, ...]  # per axis, positions inside the chunk
-    positions: np.ndarray | slice  # positions in the flattened output
+    #: positions in the flattened output; the int 0 for the one point of a 0-d array, so
+    #: that ``chunk[()] = values[0]`` assigns an element, not a one-element array
+    positions: np.ndarray | slice | int
 
 
 class PointPlan:
@@ -452,7 +454,7 @@ class PointPlan:
 
     def __iter__(self) -> Iterator[PointGroup]:
         if not self.flat:
-            yield PointGroup((), (), slice(0, 1))
+            yield PointGroup((), (), 0)
             return
         cidx = [f // c for f, c in zip(self.flat, self.chunk_shape)]
         linear = np.ravel_multi_index(cidx, self.grid) if self.flat[0].size else np.zeros(0, np.int64)
@@ -488,8 +490,10 @@ def selection_kind(selection: Any, ndim: int, name: str = "the array") -> str:
     - one boolean mask of the array's shape: vindex (a mask selection);
     - one index array (integers or a boolean mask of one axis) among slices and
       integers: orthogonal, the array selecting along its own axis;
-    - one integer array or integer per axis, two or more of them arrays: vindex,
-      the arrays and integers broadcast together into points, as numpy does;
+    - one integer array or integer per axis, two or more of them arrays, or one
+      array of two or more dimensions: vindex, the arrays and integers broadcast
+      together into points, as numpy does (``a[i, idx2d]``, or ``b[idx2d]`` on a
+      one-dimensional ``b``, has the shape of ``idx2d``);
     - one index array per axis, some of them boolean: orthogonal, each selecting
       along its own axis (zarr-python's rule; numpy would pair them up);
     - any other mix of two or more index arrays with slices, integers, an
@@ -504,16 +508,20 @@ def selection_kind(selection: Any, ndim: int, name: str = "the array") -> str:
         return "basic"
     if len(sel) == 1 and _is_bool_array(sel[0]) and np.asarray(sel[0]).ndim == ndim and ndim > 1:
         return "vindex"
-    if len(arrays) < 2:
-        return "orthogonal"
     entries = [s for s in sel if s is not Ellipsis]
+    points = len(entries) == ndim and all(
+        _is_integer(s) or (_is_array_like(s) and not _is_bool_array(s)) for s in entries
+    )
+    if len(arrays) < 2:
+        # a single array of one dimension gives the same result per axis, and an
+        # orthogonal plan is cheaper; one of more dimensions needs points
+        return "vindex" if points and np.ndim(arrays[0]) > 1 else "orthogonal"
     if len(entries) > ndim:
         return "orthogonal"  # the plan reports the excess of indices
-    if len(entries) == ndim:
-        if all(_is_integer(s) or (_is_array_like(s) and not _is_bool_array(s)) for s in entries):
-            return "vindex"
-        if len(arrays) == ndim:
-            return "orthogonal"
+    if points:
+        return "vindex"
+    if len(entries) == ndim and len(arrays) == ndim:
+        return "orthogonal"
     raise SelectionError(
         f"the selection {_short(sel)} of array {name} mixes {len(arrays)} index arrays with "
         f"{_mixed_with(sel, ndim)}: numpy pairs the arrays' elements up, indexing each axis on its own "
