@@ -61,3 +61,23 @@ def test_verify_zip_store(run, hierarchy, tmp_path):
     assert r.code == 0, r.err
     assert sum(a["stored"] for a in r.json()["arrays"]) == 18 + 4 + 4
     assert run("verify", tmp_path / "absent.zip").code in (3, 4)
+
+
+def test_verify_zip_member_failing_its_crc_is_reported_corrupt(run, hierarchy, tmp_path):
+    # zipfile's BadZipFile used to escape: an internal error (exit 70) instead of a report
+    archive = tmp_path / "h.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(hierarchy.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(hierarchy).as_posix())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("temperature/c/0/0/0")
+    blob = bytearray(archive.read_bytes())
+    blob[info.header_offset + 30 + len(info.filename) + len(info.extra) + 7] ^= 0xFF
+    archive.write_bytes(bytes(blob))
+    r = run("verify", f"zip://{archive}", "--json")
+    assert r.code == 1, r.err
+    rep = r.json()
+    assert rep["corrupt_count"] == 1
+    (corrupt,) = [c for a in rep["arrays"] for c in a["corrupt"]]
+    assert corrupt["key"] == "temperature/c/0/0/0" and "Bad CRC-32" in corrupt["error"]

@@ -187,3 +187,21 @@ def test_half_missing_index_entry_is_corrupt():
     mem.set("c/0/0", bytes(raw))
     with pytest.raises(ChunkCorruptError, match="c/0/0.*only one of offset"):
         a[0:2, 0:2]
+
+
+@pytest.mark.parametrize("read", READS)
+@pytest.mark.parametrize("damage", ["index", "inner chunk"])
+def test_damage_inside_a_shard_of_a_group_member_does_not_name_the_root_array(read, damage):
+    """A shard layout's chains are shared by the arrays using it: their errors said
+    "of array '/'" for an array at 'obs/station'; they name the key, which holds its path."""
+    mem = MemoryStore()
+    g = ze.create_group(mem, zarr_format=3)
+    a = g.create_array("obs/station", shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="int32",
+                       compressors={"name": "zstd", "configuration": {"level": 1}})
+    a[...] = np.arange(64, dtype="int32").reshape(8, 8)
+    raw = bytearray(mem.get("obs/station/c/0/0"))
+    raw[-10 if damage == "index" else 4] ^= 0xFF
+    mem.set("obs/station/c/0/0", bytes(raw))
+    with pytest.raises(ChunkCorruptError, match=r"obs/station/c/0/0") as info:
+        ze.open_array(mem, path="obs/station", mode="r")[READS[read]]
+    assert "array '/'" not in str(info.value)

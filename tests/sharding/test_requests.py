@@ -193,6 +193,26 @@ def test_short_range_of_a_local_shard_is_corrupt_in_the_task_that_reads_it(tmp_p
     assert store.get("c/0/0") == good and good.endswith(index)  # nothing written
 
 
+def test_a_folder_where_a_shard_would_be_reads_as_missing_like_zarr_python(tmp_path):
+    """A folder at a shard's key (a half-copied or hand-made store) is no shard,
+    for whole and partial reads alike, as zarr-python and tensorstore read it;
+    a partial read of it raised a bare IsADirectoryError."""
+    import zarr
+
+    path = tmp_path / "s.zarr"
+    z = zarr.create_array(str(path), shape=(16, 16), dtype="int32", chunks=(4, 4), shards=(8, 8), fill_value=0)
+    z[...] = DATA
+    shard = path / "c" / "0" / "0"
+    shard.unlink()
+    shard.mkdir()
+    expected = zarr.open_array(str(path), mode="r")[...]
+    assert (expected[:8, :8] == 0).all()
+    a = ze.open_array(str(path), mode="r")
+    np.testing.assert_array_equal(a[...], expected)
+    np.testing.assert_array_equal(a[1:7, 2:12], expected[1:7, 2:12])
+    np.testing.assert_array_equal(a[3, 3], expected[3, 3])
+
+
 def test_missing_shard_reads_fill_after_the_index_request():
     a, st = make(data=None)
     np.testing.assert_array_equal(a[1:3, 1:3], np.zeros((2, 2), "int32"))

@@ -87,6 +87,18 @@ def test_read_each_into_counts_each_key_in_order(tmp_path: Path) -> None:
     assert store.read_exact_into("c/0/1", memoryview(bytearray(8))) == 2
 
 
+def test_a_folder_where_a_value_would_be_is_absent_for_every_read(tmp_path: Path) -> None:
+    # os.open opens a folder too; a range read of one raised a bare IsADirectoryError
+    store = LocalStore(tmp_path)
+    (tmp_path / "c" / "0").mkdir(parents=True)
+    assert store.get("c/0") is None
+    assert store.get_range("c/0", 0, 4) is None
+    assert store.get_range("c/0", -4, None) is None
+    assert store.get_ranges([("c/0", 0, 4)]) == [None]
+    assert store.read_exact_into("c/0", memoryview(bytearray(4))) is None
+    assert not store.exists("c/0") and store.getsize("c/0") is None
+
+
 def test_read_each_into_refuses_a_bad_key_naming_it(tmp_path: Path) -> None:
     from zarr_engine.errors import InvalidKeyError
 

@@ -208,3 +208,68 @@ def test_opening_a_missing_database_creates_nothing(tmp_path: Path, mode: str) -
         ze.open_group(f"sqlite://{path}", mode=mode)
     assert not path.exists()
     assert os.listdir(tmp_path) == []
+
+
+# -- rows written by other tools ------------------------------------------------
+
+
+def _edit_rows(path: Path, sql: str, *params: object) -> None:
+    """Change the database as a user would with the sqlite3 shell."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql, params)
+    conn.close()
+
+
+def test_metadata_inserted_as_text_reads_as_its_utf8_bytes(tmp_path: Path) -> None:
+    # `INSERT INTO zarr VALUES ('zarr.json', '{...}')` in the sqlite3 shell stores TEXT,
+    # which bytes() refused with a bare TypeError
+    import numpy as np
+
+    import zarr_engine as ze
+
+    path = tmp_path / "h.db"
+    data = np.arange(12, dtype="i4").reshape(3, 4)
+    ze.create_array(f"sqlite://{path}/a", shape=(3, 4), chunks=(2, 2), dtype="i4",
+                    attributes={"title": "température"})[...] = data
+    store = SQLiteStore(path)
+    document = store.get("a/zarr.json").decode()
+    store.close()
+    _edit_rows(path, "UPDATE zarr SET value = ? WHERE key = 'a/zarr.json'", document)
+    store = SQLiteStore(path)
+    assert store.get("a/zarr.json") == document.encode()
+    assert store.getsize("a/zarr.json") == len(document.encode())
+    assert store.get_range("a/zarr.json", 2, 40) == document.encode()[2:40]  # bytes, not characters
+    assert store.get_range("a/zarr.json", -30, None) == document.encode()[-30:]
+    store.close()
+    arr = ze.open_array(f"sqlite://{path}/a", mode="r")
+    np.testing.assert_array_equal(arr[...], data)
+    assert arr.attrs["title"] == "température"
+
+
+@pytest.mark.parametrize("value,what", [(None, "NULL"), (400, "an SQLite integer"), (1.5, "an SQLite real")])
+def test_a_value_that_is_not_bytes_is_a_corrupt_key_never_zeros(tmp_path: Path, value: object, what: str) -> None:
+    """bytes(400) is 400 zero bytes: an integer in place of an uncompressed 400-byte
+    chunk read as zeros, silently; NULL raised a bare TypeError."""
+    import numpy as np
+
+    import zarr_engine as ze
+    from zarr_engine.errors import ChunkCorruptError
+
+    path = tmp_path / "h.db"
+    table = "CREATE TABLE zarr (key TEXT PRIMARY KEY, value BLOB)"  # as another tool made it: NULL allowed
+    with sqlite3.connect(path) as conn:
+        conn.execute(table)
+    conn.close()
+    data = np.arange(1, 201, dtype="u1").reshape(2, 100)
+    ze.create_array(f"sqlite://{path}", shape=(2, 200), chunks=(2, 200), dtype="u1",
+                    compressors=None)[:, :100] = data
+    _edit_rows(path, "UPDATE zarr SET value = ? WHERE key = 'c/0/0'", value)
+    store = SQLiteStore(path)
+    for read in (lambda: store.get("c/0/0"), lambda: store.get_many(["c/0/0"]),
+                 lambda: store.get_range("c/0/0", 0, 10), lambda: store.get_range("c/0/0", -10, None)):
+        with pytest.raises(ChunkCorruptError, match=f"key 'c/0/0' in sqlite://.* holds {what}"):
+            read()
+    store.close()
+    arr = ze.open_array(f"sqlite://{path}", mode="r")
+    with pytest.raises(ChunkCorruptError, match="c/0/0"):
+        arr[...]

@@ -6,6 +6,7 @@ import shutil
 import threading
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import zarr
 
 import zarr_engine as ze
-from zarr_engine.errors import ContainsNodeError, InvalidKeyError, StoreError
+from zarr_engine.errors import ChunkCorruptError, ContainsNodeError, InvalidKeyError, StoreError
 from zarr_engine.storage import ZipStore, resolve_store
 from zarr_engine.storage.conformance import StoreConformance
 
@@ -289,3 +290,42 @@ def test_an_inner_path_of_a_zip_made_from_the_parent_folder_is_below_its_top_fol
     ze.open_group(f"zip://{path}/sub/v", mode="w").store.close()
     with zipfile.ZipFile(path) as zf:
         assert "data.zarr/sub/v/zarr.json" in zf.namelist()
+
+
+def _flip_member_byte(archive: Path, name: str, offset: int) -> None:
+    """Flip one byte of member ``name``'s stored data, leaving the zip's directory intact."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(name)
+    blob = bytearray(archive.read_bytes())
+    # the data follows the 30-byte local header, the name and the extra field
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    blob[start + offset] ^= 0xFF
+    archive.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_member_failing_the_zips_own_crc_is_a_corrupt_chunk_naming_the_key(tmp_path: Path, compression: int) -> None:
+    """zarr-python (and zipfile) raise BadZipFile for a member whose bytes no longer
+    match the zip's CRC-32, or zlib.error when they no longer inflate; a chunk or shard damaged so is ChunkCorruptError naming
+    the key, for whole and partial reads, and the other chunks read as numpy says."""
+    folder = tmp_path / "h.zarr"
+    data = np.arange(400, dtype="i4").reshape(20, 20)
+    g = zarr.open_group(str(folder), mode="w", zarr_format=3)
+    g.create_array("raw", shape=(20, 20), chunks=(10, 10), dtype="i4", compressors=None)[...] = data
+    g.create_array("sharded", shape=(20, 20), chunks=(5, 5), shards=(10, 10), dtype="i4")[...] = data
+    archive = tmp_path / "h.zip"
+    with zipfile.ZipFile(archive, "w", compression) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    _flip_member_byte(archive, "raw/c/0/0", 5)
+    _flip_member_byte(archive, "sharded/c/0/0", 3)
+    with pytest.raises((zipfile.BadZipFile, zlib.error)):
+        zarr.open_array(zarr.storage.ZipStore(archive, mode="r"), path="raw", mode="r")[...]
+    for name in ("raw", "sharded"):
+        arr = ze.open_array(f"zip://{archive}/{name}", mode="r")
+        for read in (lambda: arr[...], lambda: arr[2:8, 3:9]):
+            with pytest.raises(ChunkCorruptError, match=f"key '{name}/c/0/0' in zip file .*is damaged"):
+                read()
+        np.testing.assert_array_equal(arr[10:, :], data[10:, :])
+        np.testing.assert_array_equal(arr[:10, 10:], data[:10, 10:])

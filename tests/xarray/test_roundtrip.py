@@ -358,3 +358,31 @@ def test_open_groups_keys_match_xarrays_engine(tmp_path, fmt, group):
         xr.open_datatree(path, engine="zarr_engine", group=group).load(),
         xr.open_datatree(path, engine="zarr", group=group).load(),
     )
+
+
+@pytest.mark.parametrize("edit,error", [
+    ({"compressor": {"id": "nosuchzip"}}, "UnknownCodecError"),
+    ({"compressor": {"id": "zlib", "level": 1, "bogus": 2}}, "CodecConfigError"),
+    ({"filters": [{"id": "nosuchfilter"}]}, "UnknownCodecError"),
+])
+def test_v2_codec_numcodecs_refuses_is_an_engine_error_naming_the_array(tmp_path, edit, error):
+    """A hand-edited .zarray whose compressor or filter numcodecs cannot build:
+    xarray's zarr engine fails with numcodecs' own exception (a bare TypeError for
+    a stray key); ours raises the engine's error naming the array, as a read does."""
+    import json
+    import warnings
+
+    from zarr_engine.errors import ZarrEngineError
+
+    path = tmp_path / "edited.zarr"
+    xr.Dataset({"v": ("x", np.arange(4.0))}).to_zarr(path, zarr_format=2, consolidated=False)
+    meta_path = path / "v" / ".zarray"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), **edit}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as theirs:
+            xr.open_dataset(path, engine="zarr", consolidated=False)
+    assert not isinstance(theirs.value, ZarrEngineError)
+    with pytest.raises(ZarrEngineError, match=r"array 'v'") as ours:
+        xr.open_dataset(path, engine="zarr_engine", consolidated=False)
+    assert type(ours.value).__name__ == error

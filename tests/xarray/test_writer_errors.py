@@ -339,6 +339,22 @@ def test_array_with_wrong_number_of_dimension_names(tmp_path):
     expect(info, KeyError, "array /v has 2 dimensions but names ('x',)")
 
 
+@pytest.mark.parametrize("names", ["xy", "x", None, 5, [["x"], ["y"]]], ids=repr)
+def test_dimension_names_attribute_that_is_not_a_list_of_names(tmp_path, names):
+    """A hand-edited _ARRAY_DIMENSIONS that is not a list of names: xarray's zarr engine
+    refuses each (ValueError or TypeError); we said ("x", "y") for the string "xy" and
+    leaked a bare TypeError for null and 5."""
+    path = tmp_path / "r.zarr"
+    g = ze.create_group(str(path), zarr_format=2)
+    g.create_array("v", shape=(2, 3), dtype="f8", attributes={"_ARRAY_DIMENSIONS": names})
+    with pytest.raises((ValueError, TypeError)):
+        xr.open_dataset(path, engine="zarr", consolidated=False)
+    with pytest.raises(DimensionNamesError) as info:
+        xr.open_dataset(path, engine="zarr_engine", consolidated=False)
+    expect(info, KeyError, "array /v: attribute '_ARRAY_DIMENSIONS' must be a list of dimension names",
+           f"got {names!r}")
+
+
 def test_conflicting_dimension_lengths(tmp_path):
     """Appending along a dimension without a stored coordinate reads the stored dimensions,
     which must agree between arrays."""

@@ -146,20 +146,26 @@ class CodecChain:
     )
 
     def __init__(
-        self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str = "", zarr_format: int | str = 3
+        self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str | None = "", zarr_format: int | str = 3
     ) -> None:
-        """Resolve ``codecs`` (already built) for chunks of ``chunk_spec``; see :meth:`from_specs`."""
+        """Resolve ``codecs`` (already built) for chunks of ``chunk_spec``; see :meth:`from_specs`.
+
+        ``path`` None: the chain of no array in particular (the inner chunks and the
+        index of a shard layout, which arrays share): errors then name the key only,
+        which holds the array's path, rather than the root array."""
         self._zarr_format = zarr_format
         try:
             self._resolve(codecs, chunk_spec, path)
         except ZarrEngineError as e:
+            if path is None:
+                raise
             where = f"array {path or '/'!r}"
             if where in str(e):
                 raise
             raise type(e)(f"{where}: {e}") from e
 
-    def _resolve(self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str) -> None:
-        where = f"array {path or '/'!r}"
+    def _resolve(self, codecs: Sequence[Codec], chunk_spec: ChunkSpec, path: str | None) -> None:
+        where = "codec chain" if path is None else f"array {path or '/'!r}"
         if chunk_spec.nbytes > _MAX_CHUNK_BYTES:
             # numpy cannot even describe such a chunk; refuse before anything is sized from it
             raise MetadataError(
@@ -351,7 +357,7 @@ class CodecChain:
         """The encoded size of every chunk; CodecError unless :attr:`is_fixed_size`."""
         size = self._encoded_size()
         if size is None:
-            raise CodecError(f"array {self._path or '/'!r}: the codec chain does not encode to a fixed size")
+            raise CodecError(f"{self._array()}: the codec chain does not encode to a fixed size")
         return size
 
     def _encoded_size(self) -> int | None:
@@ -399,7 +405,7 @@ class CodecChain:
             raise
         except Exception as e:
             raise CodecError(
-                f"chunk {key!r} of array {self._path or '/'!r}: {codec.name} failed to encode: "
+                f"{self._chunk(key)}: {codec.name} failed to encode: "
                 f"{type(e).__name__}: {e}"
             ) from e
         if not self._bb and isinstance(data, np.ndarray) and np.may_share_memory(data, chunk):
@@ -470,12 +476,19 @@ class CodecChain:
             return arr
         except ChunkCorruptError as e:
             # type(e): keep subclasses (an N5 block of an unsupported mode is also UnsupportedError)
-            raise type(e)(f"chunk {key!r} of array {self._path or '/'!r}: {e}") from e
+            raise type(e)(f"{self._chunk(key)}: {e}") from e
         except Exception as e:
             raise ChunkCorruptError(
-                f"chunk {key!r} of array {self._path or '/'!r}: {stage or 'codec'} failed to decode: "
+                f"{self._chunk(key)}: {stage or 'codec'} failed to decode: "
                 f"{type(e).__name__}: {e}"
             ) from e
+
+    def _array(self) -> str:
+        return "codec chain" if self._path is None else f"array {self._path or '/'!r}"
+
+    def _chunk(self, key: str) -> str:
+        """How errors name the chunk ``key``: with its array, when the chain knows it."""
+        return f"chunk {key!r}" if self._path is None else f"chunk {key!r} of array {self._path or '/'!r}"
 
     def __repr__(self) -> str:
         return f"CodecChain({self.to_json()!r}, {self._chunk_spec!r})"

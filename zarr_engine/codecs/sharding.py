@@ -203,9 +203,10 @@ class ShardLayout:
         self.per_shard = tuple(s // c for s, c in zip(shard_shape, chunk_shape))
         self.n_inner = math.prod(self.per_shard)
         self.inner_spec = ChunkSpec(self.chunk_shape, shard_spec.dtype, shard_spec.fill_value)
-        self.inner = CodecChain(list(codecs), self.inner_spec)
+        # shared by every array with this layout: errors name the key (which holds the array's path)
+        self.inner = CodecChain(list(codecs), self.inner_spec, path=None)
         index_spec = ChunkSpec(self.per_shard + (2,), np.dtype("uint64"), MISSING)
-        self.index_chain = CodecChain(list(index_codecs), index_spec)
+        self.index_chain = CodecChain(list(index_codecs), index_spec, path=None)
         if not self.index_chain.is_fixed_size:
             raise CodecError(
                 "codec 'sharding_indexed': index_codecs must encode to a fixed size "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 import threading
 import uuid
 import zlib
@@ -268,9 +269,15 @@ class LocalStore(ContentVersions, Store):
     def _open_existing(self, key: str) -> int | None:
         """A read-only descriptor of the key's file; None when there is none."""
         try:
-            return os.open(self._path(key), os.O_RDONLY)
+            fd = os.open(self._path(key), os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        # os.open opens a folder too: a folder where a key's file should be is no
+        # value (as get says), not an IsADirectoryError at the first pread
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return fd
 
     def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
         fd = self._open_existing(key)

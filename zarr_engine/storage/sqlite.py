@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import ConflictError, StoreError
+from ..errors import ChunkCorruptError, ConflictError, StoreError
 from .base import ContentVersions, Store, content_version, validate_key, validate_prefix
 
 #: Seconds a connection waits for another process's lock before failing.
@@ -203,10 +203,26 @@ class SQLiteStore(ContentVersions, Store):
             conn.executemany(sql, rows)
 
     # -- reads --------------------------------------------------------------
+    def _bytes(self, key: str, value: Any) -> bytes:
+        """A stored value as bytes. Rows written by other tools (the sqlite3 shell,
+        pandas) may hold TEXT, which is its UTF-8 bytes as it is for SQLite's own
+        CAST; an integer, a real or NULL is no value a key can hold (bytes() of an
+        integer would be that many zero bytes)."""
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogateescape")
+        raise self._not_bytes(key, "null" if value is None else "integer" if isinstance(value, int) else "real")
+
+    def _not_bytes(self, key: str, kind: str) -> ChunkCorruptError:
+        """The error for a key whose value is of SQLite type ``kind`` (not blob or text)."""
+        what = "NULL" if kind == "null" else f"an SQLite {kind}"
+        return ChunkCorruptError(f"key {key!r} in {self.url} holds {what}, not the bytes of a value")
+
     def get(self, key: str) -> bytes | None:
         validate_key(key)
         rows = self._query("SELECT value FROM zarr WHERE key = ?", (key,))
-        return bytes(rows[0][0]) if rows else None
+        return self._bytes(key, rows[0][0]) if rows else None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         for key in keys:
@@ -218,26 +234,41 @@ class SQLiteStore(ContentVersions, Store):
             part = keys[i:i + 500]
             marks = ",".join("?" * len(part))
             for key, value in self._query(f"SELECT key, value FROM zarr WHERE key IN ({marks})", part):
-                out[key] = bytes(value)
+                out[key] = self._bytes(key, value)
         return out
+
+    def _piece(self, key: str, rows: list[tuple[Any, ...]]) -> bytes | None:
+        """The bytes of a (typeof, substr) row; the type is checked as :meth:`_bytes` does."""
+        if not rows:
+            return None
+        kind, piece = rows[0]
+        if kind not in ("blob", "text"):
+            raise self._not_bytes(key, kind)
+        return bytes(piece or b"")  # substr of an empty blob is NULL
 
     def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
         validate_key(key)
+        # substr() counts bytes of a BLOB (from 1, clipping at the end) but characters
+        # of TEXT: the value is cast to a BLOB (a no-op for one) so both count bytes.
         if start >= 0 and (end is None or end >= start):
-            # substr() on a BLOB counts bytes, from 1; it clips at the end.
             if end is None:
-                rows = self._query("SELECT substr(value, ?) FROM zarr WHERE key = ?", (start + 1, key))
+                rows = self._query("SELECT typeof(value), substr(CAST(value AS BLOB), ?) FROM zarr WHERE key = ?",
+                                   (start + 1, key))
             else:
-                rows = self._query("SELECT substr(value, ?, ?) FROM zarr WHERE key = ?", (start + 1, end - start, key))
-            return bytes(rows[0][0] or b"") if rows else None  # substr of an empty blob is NULL
-        rows = self._query("SELECT length(value) FROM zarr WHERE key = ?", (key,))
-        if not rows:
+                rows = self._query("SELECT typeof(value), substr(CAST(value AS BLOB), ?, ?) FROM zarr WHERE key = ?",
+                                   (start + 1, end - start, key))
+            return self._piece(key, rows)
+        size = self.getsize(key)
+        if size is None:
+            if self.exists(key):
+                raise self._not_bytes(key, "null")
             return None
-        lo, hi, _ = slice(start, end).indices(rows[0][0])
+        lo, hi, _ = slice(start, end).indices(size)
         if hi <= lo:
             return b""
-        rows = self._query("SELECT substr(value, ?, ?) FROM zarr WHERE key = ?", (lo + 1, hi - lo, key))
-        return bytes(rows[0][0] or b"") if rows else None
+        rows = self._query("SELECT typeof(value), substr(CAST(value AS BLOB), ?, ?) FROM zarr WHERE key = ?",
+                           (lo + 1, hi - lo, key))
+        return self._piece(key, rows)
 
     def exists(self, key: str) -> bool:
         validate_key(key)
@@ -245,7 +276,9 @@ class SQLiteStore(ContentVersions, Store):
 
     def getsize(self, key: str) -> int | None:
         validate_key(key)
-        rows = self._query("SELECT length(value) FROM zarr WHERE key = ?", (key,))
+        # length() of a BLOB column is read from the row header; TEXT counts characters, so it is cast
+        rows = self._query("SELECT CASE typeof(value) WHEN 'blob' THEN length(value) "
+                           "ELSE length(CAST(value AS BLOB)) END FROM zarr WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
     # -- writes -------------------------------------------------------------

@@ -15,15 +15,18 @@ lock around the shared ``ZipFile``, so the store is thread-safe.
 
 from __future__ import annotations
 
+import lzma
 import os
 import threading
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from ..errors import InvalidKeyError, StoreError
+from ..errors import ChunkCorruptError, InvalidKeyError, StoreError
 from .base import Store, validate_key, validate_prefix
 
 _METADATA_NAMES = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
@@ -163,6 +166,22 @@ class ZipStore(Store):
                 raise InvalidKeyError(f"zip file {self.path} has an unsafe member {name!r}: {exc}") from None
 
     # -- reads --------------------------------------------------------------
+    @contextmanager
+    def _reading(self, key: str) -> Iterator[None]:
+        """zipfile's errors while reading the member of ``key`` as ours, naming the key.
+
+        A member whose bytes fail the zip's own CRC-32, whose local header is
+        damaged or whose compressed stream is cut short or broken is corrupt data
+        (ChunkCorruptError, as a damaged chunk in any store); a member zipfile
+        cannot read at all (encrypted, an unsupported compression) is a StoreError.
+        """
+        try:
+            yield
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError) as exc:
+            raise ChunkCorruptError(f"key {key!r} in zip file {self.path} is damaged: {exc}") from exc
+        except (NotImplementedError, RuntimeError) as exc:
+            raise StoreError(f"cannot read key {key!r} in zip file {self.path}: {exc}") from exc
+
     def _info(self, zf: zipfile.ZipFile, key: str) -> zipfile.ZipInfo | None:
         if key in self._st.deleted:
             return None
@@ -173,7 +192,10 @@ class ZipStore(Store):
         with self._st.lock:
             zf = self._file()
             info = self._info(zf, key)
-            return None if info is None else zf.read(info)
+            if info is None:
+                return None
+            with self._reading(key):
+                return zf.read(info)
 
     def get_range(self, key: str, start: int, end: int | None) -> bytes | None:
         validate_key(key)
@@ -185,7 +207,7 @@ class ZipStore(Store):
             lo, hi, _ = slice(start, end).indices(info.file_size)
             if hi <= lo:
                 return b""
-            with zf.open(info) as member:
+            with self._reading(key), zf.open(info) as member:
                 # Seeking a stored member is a plain seek; a compressed one
                 # decompresses up to the offset, still without keeping it.
                 member.seek(lo)

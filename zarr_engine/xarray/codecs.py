@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..codecs import get_codec
+from ..codecs.base import CodecConfigError
+from ..codecs.numcodecs_codec import build_numcodec
 from ..core.array import Array
+from ..errors import UnknownCodecError
 
 
 #: codec name -> kind; a name always has the same kind, and opening a store of hundreds of
@@ -31,6 +34,17 @@ def _split_roles(specs: list[dict[str, Any]]) -> tuple[tuple[dict, ...], dict | 
     return tuple(specs), None, ()
 
 
+def _numcodec(config: dict[str, Any], path: str) -> Any:
+    """The numcodecs object of a v2 filter or compressor configuration."""
+    config = dict(config)
+    try:
+        return build_numcodec(str(config.pop("id", "")), config, path)
+    except UnknownCodecError:
+        raise  # its message names the array already
+    except CodecConfigError as e:
+        raise CodecConfigError(f"{e} (array {path or '/'!r})") from e
+
+
 def encoding_codecs(array: Array) -> dict[str, Any]:
     """``compressors``, ``filters`` (and for v3 ``serializer``) of ``array``, as xarray's
     zarr backend reports them, so that writing them back recreates the same chain.
@@ -42,10 +56,10 @@ def encoding_codecs(array: Array) -> dict[str, Any]:
     """
     meta = array.metadata
     if meta.zarr_format == 2:
-        import numcodecs
-
-        filters = tuple(numcodecs.get_codec(dict(f)) for f in (meta.filters or ()))
-        compressors = (numcodecs.get_codec(dict(meta.compressor)),) if meta.compressor else ()
+        # a codec numcodecs lacks or a configuration it refuses (a hand-edited .zarray)
+        # is the engine's UnknownCodecError / CodecConfigError naming the array
+        filters = tuple(_numcodec(f, array.path) for f in (meta.filters or ()))
+        compressors = (_numcodec(meta.compressor, array.path),) if meta.compressor else ()
         return {"compressors": compressors, "filters": filters}
     specs = [dict(s) for s in meta.codecs]
     sharding = array.sharding

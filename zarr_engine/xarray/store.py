@@ -72,7 +72,15 @@ def dims_and_attrs(array: Array) -> tuple[tuple[str, ...], dict[str, Any]]:
     if names is not None:
         dims = tuple(names)
     elif DIMENSION_KEY in attrs:
-        dims = tuple(attrs.pop(DIMENSION_KEY))
+        listed = attrs.pop(DIMENSION_KEY)
+        # a list of names, as xarray writes it; tuple() of anything else would split a
+        # hand-written string into letters or fail bare on a number or null
+        if not isinstance(listed, list) or not all(isinstance(d, (str, int)) for d in listed):
+            raise DimensionNamesError(
+                f"array {array.name}: attribute {DIMENSION_KEY!r} must be a list of dimension names, "
+                f"got {listed!r}"
+            )
+        dims = tuple(listed)
     elif array.ndim == 0:
         dims = ()
     elif array.zarr_format == "n5":
