@@ -80,3 +80,34 @@ def test_missing_package_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(StoreError, match=r"s3fs.*") as info:
         resolve_store("s3://bucket/data.zarr")
     assert "s3://bucket/data.zarr" in str(info.value)
+
+
+def test_a_plain_path_to_a_node_inside_a_zip_or_sqlite_file_opens_that_node(tmp_path: Path) -> None:
+    # "data.zip/t2m" names the array t2m inside the zip, as "zip://.../data.zip/t2m" does;
+    # no folder can exist below a file, so a folder store there could only report "nothing"
+    import numpy as np
+    import zarr
+
+    import zarr_engine as ze
+    from zarr_engine.storage import SQLiteStore
+
+    data = np.arange(12, dtype="f4").reshape(3, 4)
+    zipped = zarr.storage.ZipStore(tmp_path / "data.zip", mode="w")
+    zarr.create_array(zipped, name="grp/t2m", shape=data.shape, chunks=(2, 2), dtype="f4")[...] = data
+    zipped.close()
+    g = ze.open_group(f"sqlite://{tmp_path}/data.sqlite", mode="w")
+    g.create_array("grp/t2m", shape=data.shape, chunks=(2, 2), dtype="f4")[...] = data + 1
+    g.store.close()
+
+    for name, kind, expected in (("data.zip", ZipStore, data), ("data.sqlite", SQLiteStore, data + 1)):
+        store, inner = resolve_store(str(tmp_path / name / "grp" / "t2m"), mode="r")
+        assert isinstance(store, kind) and inner == "grp/t2m"
+        np.testing.assert_array_equal(ze.open_array(str(tmp_path / name / "grp/t2m"), mode="r")[...], expected)
+        assert isinstance(ze.open(str(tmp_path / name / "grp"), mode="r"), ze.Group)
+        with pytest.raises(ze.errors.NodeNotFoundError, match=r"/grp/none in .*" + kind.__name__):
+            ze.open(str(tmp_path / name / "grp/none"), mode="r")
+    # a plain file above the path: refused as not a zip, and left as it was
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(StoreError, match="not a zip file"):
+        ze.open(str(tmp_path / "notes.txt" / "x"), mode="r")
+    assert (tmp_path / "notes.txt").read_text() == "hello"

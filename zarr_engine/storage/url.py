@@ -174,9 +174,12 @@ def resolve_store(
 def _local(path: str, mode: str, read_only: bool, url: str) -> tuple[Store, str]:
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(path):
-        if os.path.isfile(path) and _is_sqlite(path):
-            return _sqlite(path, mode)
-        if path.endswith(".zip") or os.path.isfile(path):
+        # the path, or a folder above it, may be a file: a node inside a zip or
+        # SQLite file (``data.zip/t2m``); no folder can exist below a file
+        file, _ = _split_container(path, ())
+        if file != path or os.path.isfile(path):
+            return _sqlite(path, mode) if _is_sqlite(file) else _zip(path, mode, url)
+        if path.endswith(".zip"):
             return _zip(path, mode, url)
     from .local import LocalStore
 
