@@ -131,7 +131,9 @@ def test_file_layout_and_wal(tmp_path: Path) -> None:
     store.set("k", b"v")
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT key, value FROM zarr").fetchall() == [("k", b"v")]
+        # zarr-python 2's SQLiteStore table: each library opens the other's files
+        assert [r[1] for r in conn.execute("PRAGMA table_info(zarr)")] == ["k", "v"]
+        assert conn.execute("SELECT k, v FROM zarr").fetchall() == [("k", b"v")]
     assert store.url == f"sqlite://{path}"
     again, inner = resolve_store(f"sqlite://{path}/grp/arr", mode="r")
     assert isinstance(again, SQLiteStore) and again.read_only and inner == "grp/arr"
@@ -234,7 +236,7 @@ def test_metadata_inserted_as_text_reads_as_its_utf8_bytes(tmp_path: Path) -> No
     store = SQLiteStore(path)
     document = store.get("a/zarr.json").decode()
     store.close()
-    _edit_rows(path, "UPDATE zarr SET value = ? WHERE key = 'a/zarr.json'", document)
+    _edit_rows(path, "UPDATE zarr SET v = ? WHERE k = 'a/zarr.json'", document)
     store = SQLiteStore(path)
     assert store.get("a/zarr.json") == document.encode()
     assert store.getsize("a/zarr.json") == len(document.encode())
@@ -273,3 +275,76 @@ def test_a_value_that_is_not_bytes_is_a_corrupt_key_never_zeros(tmp_path: Path, 
     arr = ze.open_array(f"sqlite://{path}", mode="r")
     with pytest.raises(ChunkCorruptError, match="c/0/0"):
         arr[...]
+
+
+def _rows_of_folder(folder: Path) -> list[tuple[str, bytes]]:
+    """Every key of a folder store with its bytes, as a key-value store holds them."""
+    return [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def test_a_file_in_zarr_python_2s_table_layout_is_read_and_written(tmp_path: Path) -> None:
+    # zarr-python 2's SQLiteStore keeps each key in zarr(k TEXT PRIMARY KEY, v BLOB);
+    # here a v2 hierarchy zarr-python wrote is put into that table, as that store does
+    import numpy as np
+    import zarr
+
+    import zarr_engine as ze
+
+    data = np.arange(60, dtype="<f8").reshape(6, 10)
+    root = zarr.open_group(tmp_path / "src.zarr", mode="w", zarr_format=2)
+    root.create_array("t2m", shape=data.shape, chunks=(4, 4), dtype="<f8", attributes={"units": "K"})[...] = data
+    path = tmp_path / "legacy.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS zarr(k TEXT PRIMARY KEY, v BLOB)")
+        conn.executemany("INSERT INTO zarr VALUES (?, ?)", _rows_of_folder(tmp_path / "src.zarr"))
+    conn.close()
+
+    arr = ze.open_array(str(path), path="t2m", mode="r+")
+    np.testing.assert_array_equal(arr[...], data)
+    assert arr.attrs["units"] == "K"
+    arr[1:3, 2:9] = -1.0
+    expected = data.copy()
+    expected[1:3, 2:9] = -1.0
+    store = SQLiteStore(path, read_only=True)
+    assert sorted(store.list_prefix("t2m/")) == sorted(k for k, _ in _rows_of_folder(tmp_path / "src.zarr")
+                                                         if k.startswith("t2m/"))
+    # the rows are where that layout keeps them, in the same columns: copied back out, zarr-python reads them
+    with sqlite3.connect(path) as conn:
+        assert [r[1] for r in conn.execute("PRAGMA table_info(zarr)")] == ["k", "v"]
+        for key, value in conn.execute("SELECT k, v FROM zarr"):
+            (tmp_path / "out.zarr" / key).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "out.zarr" / key).write_bytes(value)
+    conn.close()
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "out.zarr", path="t2m", mode="r")[...], expected)
+
+
+def test_a_file_with_the_earlier_key_value_columns_keeps_working(tmp_path: Path) -> None:
+    import numpy as np
+
+    import zarr_engine as ze
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE zarr (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    conn.close()
+    data = np.arange(24, dtype="i2").reshape(4, 6)
+    ze.create_array(f"sqlite://{path}", shape=data.shape, chunks=(2, 3), dtype="i2")[...] = data
+    arr = ze.open_array(f"sqlite://{path}", mode="r+")
+    arr[0] = 7
+    expected = data.copy()
+    expected[0] = 7
+    np.testing.assert_array_equal(ze.open_array(str(path), mode="r")[...], expected)
+    with sqlite3.connect(path) as conn:
+        assert [r[1] for r in conn.execute("PRAGMA table_info(zarr)")] == ["key", "value"]
+        assert conn.execute("SELECT count(*) FROM zarr WHERE key LIKE 'c/%'").fetchone()[0] == 4
+    conn.close()
+
+
+def test_a_zarr_table_of_other_columns_is_refused_naming_them(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE zarr (name TEXT, data BLOB)")
+    conn.close()
+    for read_only in (True, False):
+        with pytest.raises(StoreError, match=r"other.db: its table 'zarr' has columns \['name', 'data'\]"):
+            SQLiteStore(path, read_only=read_only)

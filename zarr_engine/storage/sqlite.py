@@ -1,4 +1,10 @@
-"""A whole hierarchy in one SQLite file: table ``zarr(key TEXT PRIMARY KEY, value BLOB)``."""
+"""A whole hierarchy in one SQLite file: table ``zarr(k TEXT PRIMARY KEY, v BLOB)``.
+
+That is the table zarr-python 2's ``SQLiteStore`` (and the proposed Zarr
+SQLite store convention) keeps keys in, so each opens the other's files. Files
+written by earlier versions of this store name the columns ``key`` and
+``value``; they are read and written in place, with their own names.
+"""
 
 from __future__ import annotations
 
@@ -63,9 +69,9 @@ def _prefix_clause(prefix: str) -> tuple[str, tuple[Any, ...]]:
     if 0xD800 <= nxt <= 0xDFFF:
         nxt = 0xE000  # skip the surrogates, which are not valid in UTF-8
     if nxt > 0x10FFFF:
-        return "key >= ? AND substr(key, 1, ?) = ?", (prefix, len(prefix), prefix)
+        return "{k} >= ? AND substr({k}, 1, ?) = ?", (prefix, len(prefix), prefix)
     # TEXT compares as UTF-8 bytes, which orders like code points.
-    return "key >= ? AND key < ?", (prefix, prefix[:-1] + chr(nxt))
+    return "{k} >= ? AND {k} < ?", (prefix, prefix[:-1] + chr(nxt))
 
 
 class SQLiteStore(ContentVersions, Store):
@@ -95,6 +101,7 @@ class SQLiteStore(ContentVersions, Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._has_table = True
+        self._columns = {"k": "k", "v": "v"}  # the file's own names, read when a connection opens
         # closes this process's connections when the store goes (see _close_connections)
         weakref.finalize(self, _close_connections, self._all, self._pid)
 
@@ -141,6 +148,7 @@ class SQLiteStore(ContentVersions, Store):
                                        isolation_level=None, check_same_thread=False)
                 self._has_table = conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type='table' AND name='zarr'").fetchone() is not None
+                self._columns = self._columns_of(conn)
                 return conn
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
             # Switching to WAL needs a moment of exclusive access; with many
@@ -151,15 +159,31 @@ class SQLiteStore(ContentVersions, Store):
                     if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")
-                    conn.execute("CREATE TABLE IF NOT EXISTS zarr (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+                    conn.execute("CREATE TABLE IF NOT EXISTS zarr (k TEXT PRIMARY KEY, v BLOB NOT NULL)")
                     break
                 except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) or attempt == 99:
                         raise
                     time.sleep(0.01 * (1 + attempt % 10))
+            self._columns = self._columns_of(conn)
             return conn
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.url}: {exc}") from exc
+
+    def _columns_of(self, conn: sqlite3.Connection) -> dict[str, str]:
+        """The names of the key and value columns of the ``zarr`` table: ``k`` and ``v``
+        (zarr-python 2, and this store since), or ``key`` and ``value`` (earlier files)."""
+        names = [row[1] for row in conn.execute("PRAGMA table_info(zarr)").fetchall()]
+        if not names:
+            return {"k": "k", "v": "v"}
+        for key, value in (("k", "v"), ("key", "value")):
+            if key in names and value in names:
+                return {"k": key, "v": value}
+        raise StoreError(f"cannot open {self.url}: its table 'zarr' has columns {names}, not (k, v) or (key, value)")
+
+    def _sql(self, text: str) -> str:
+        """``text`` with ``{k}`` and ``{v}`` replaced by this file's column names."""
+        return text.format(**self._columns)
 
     def close(self) -> None:
         """Close every connection this process opened; later use reopens."""
@@ -176,7 +200,7 @@ class SQLiteStore(ContentVersions, Store):
         if not self._has_table:
             return []
         try:
-            return conn.execute(sql, params).fetchall()
+            return conn.execute(self._sql(sql), params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"reading {self.url} failed: {exc}") from exc
 
@@ -200,7 +224,7 @@ class SQLiteStore(ContentVersions, Store):
 
     def _write(self, sql: str, rows: Iterable[Sequence[Any]], what: str) -> None:
         with self._transaction(what) as conn:
-            conn.executemany(sql, rows)
+            conn.executemany(self._sql(sql), rows)
 
     # -- reads --------------------------------------------------------------
     def _bytes(self, key: str, value: Any) -> bytes:
@@ -221,7 +245,7 @@ class SQLiteStore(ContentVersions, Store):
 
     def get(self, key: str) -> bytes | None:
         validate_key(key)
-        rows = self._query("SELECT value FROM zarr WHERE key = ?", (key,))
+        rows = self._query("SELECT {v} FROM zarr WHERE {k} = ?", (key,))
         return self._bytes(key, rows[0][0]) if rows else None
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -233,7 +257,7 @@ class SQLiteStore(ContentVersions, Store):
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
             marks = ",".join("?" * len(part))
-            for key, value in self._query(f"SELECT key, value FROM zarr WHERE key IN ({marks})", part):
+            for key, value in self._query("SELECT {k}, {v} FROM zarr WHERE {k} IN (" + marks + ")", part):
                 out[key] = self._bytes(key, value)
         return out
 
@@ -252,10 +276,10 @@ class SQLiteStore(ContentVersions, Store):
         # of TEXT: the value is cast to a BLOB (a no-op for one) so both count bytes.
         if start >= 0 and (end is None or end >= start):
             if end is None:
-                rows = self._query("SELECT typeof(value), substr(CAST(value AS BLOB), ?) FROM zarr WHERE key = ?",
+                rows = self._query("SELECT typeof({v}), substr(CAST({v} AS BLOB), ?) FROM zarr WHERE {k} = ?",
                                    (start + 1, key))
             else:
-                rows = self._query("SELECT typeof(value), substr(CAST(value AS BLOB), ?, ?) FROM zarr WHERE key = ?",
+                rows = self._query("SELECT typeof({v}), substr(CAST({v} AS BLOB), ?, ?) FROM zarr WHERE {k} = ?",
                                    (start + 1, end - start, key))
             return self._piece(key, rows)
         size = self.getsize(key)
@@ -266,33 +290,33 @@ class SQLiteStore(ContentVersions, Store):
         lo, hi, _ = slice(start, end).indices(size)
         if hi <= lo:
             return b""
-        rows = self._query("SELECT typeof(value), substr(CAST(value AS BLOB), ?, ?) FROM zarr WHERE key = ?",
+        rows = self._query("SELECT typeof({v}), substr(CAST({v} AS BLOB), ?, ?) FROM zarr WHERE {k} = ?",
                            (lo + 1, hi - lo, key))
         return self._piece(key, rows)
 
     def exists(self, key: str) -> bool:
         validate_key(key)
-        return bool(self._query("SELECT 1 FROM zarr WHERE key = ?", (key,)))
+        return bool(self._query("SELECT 1 FROM zarr WHERE {k} = ?", (key,)))
 
     def getsize(self, key: str) -> int | None:
         validate_key(key)
         # length() of a BLOB column is read from the row header; TEXT counts characters, so it is cast
-        rows = self._query("SELECT CASE typeof(value) WHEN 'blob' THEN length(value) "
-                           "ELSE length(CAST(value AS BLOB)) END FROM zarr WHERE key = ?", (key,))
+        rows = self._query("SELECT CASE typeof({v}) WHEN 'blob' THEN length({v}) "
+                           "ELSE length(CAST({v} AS BLOB)) END FROM zarr WHERE {k} = ?", (key,))
         return rows[0][0] if rows else None
 
     # -- writes -------------------------------------------------------------
     def set(self, key: str, value: bytes) -> None:
         self._check_writable(key)
         validate_key(key)
-        self._write("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", [(key, _blob(value))], repr(key))
+        self._write("INSERT OR REPLACE INTO zarr ({k}, {v}) VALUES (?, ?)", [(key, _blob(value))], repr(key))
 
     def set_many(self, items: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> None:
         self._check_writable()
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         rows = [(validate_key(k), _blob(v)) for k, v in pairs]
         if rows:
-            self._write("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", rows, f"{len(rows)} keys")
+            self._write("INSERT OR REPLACE INTO zarr ({k}, {v}) VALUES (?, ?)", rows, f"{len(rows)} keys")
 
     def set_if(self, key: str, value: bytes, *, expected: str | None) -> str:
         """Compare-and-set in one write transaction; ConflictError when the version moved."""
@@ -300,38 +324,38 @@ class SQLiteStore(ContentVersions, Store):
         validate_key(key)
         blob = _blob(value)
         with self._transaction(repr(key)) as conn:
-            row = conn.execute("SELECT value FROM zarr WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(self._sql("SELECT {v} FROM zarr WHERE {k} = ?"), (key,)).fetchone()
             found = None if row is None else content_version(row[0])
             if found != expected:
                 raise ConflictError(
                     f"key {key!r} in {self.url} changed since it was read (expected {expected}, found {found})"
                 )
-            conn.execute("INSERT OR REPLACE INTO zarr (key, value) VALUES (?, ?)", (key, blob))
+            conn.execute(self._sql("INSERT OR REPLACE INTO zarr ({k}, {v}) VALUES (?, ?)"), (key, blob))
         return content_version(value)
 
     def delete(self, key: str) -> None:
         self._check_writable(key)
         validate_key(key)
-        self._write("DELETE FROM zarr WHERE key = ?", [(key,)], repr(key))
+        self._write("DELETE FROM zarr WHERE {k} = ?", [(key,)], repr(key))
 
     def delete_many(self, keys: Iterable[str]) -> None:
         self._check_writable()
         rows = [(validate_key(k),) for k in keys]
         if rows:
-            self._write("DELETE FROM zarr WHERE key = ?", rows, f"deletion of {len(rows)} keys")
+            self._write("DELETE FROM zarr WHERE {k} = ?", rows, f"deletion of {len(rows)} keys")
 
     def delete_prefix(self, prefix: str) -> None:
         self._check_writable(prefix or None)
         validate_prefix(prefix)
         where, params = _prefix_clause(prefix)
-        self._write(f"DELETE FROM zarr WHERE {where}", [params], f"deletion of {prefix!r}*")
+        self._write("DELETE FROM zarr WHERE " + where, [params], f"deletion of {prefix!r}*")
 
     # -- listing ------------------------------------------------------------
     def list_prefix(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``, sorted (an index range scan)."""
         validate_prefix(prefix)
         where, params = _prefix_clause(prefix)
-        return iter([r[0] for r in self._query(f"SELECT key FROM zarr WHERE {where} ORDER BY key", params)])
+        return iter([r[0] for r in self._query("SELECT {k} FROM zarr WHERE " + where + " ORDER BY {k}", params)])
 
 
 def _blob(value: Any) -> Any:
