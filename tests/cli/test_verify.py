@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import zipfile
 
+import pytest
+
 
 
 def test_verify_clean_store(run, hierarchy):
@@ -61,3 +63,43 @@ def test_verify_zip_store(run, hierarchy, tmp_path):
     assert r.code == 0, r.err
     assert sum(a["stored"] for a in r.json()["arrays"]) == 18 + 4 + 4
     assert run("verify", tmp_path / "absent.zip").code in (3, 4)
+
+
+@pytest.mark.timeout(60)
+def test_verify_a_sparse_array_of_a_trillion_chunks(run, tmp_path):
+    """The missing chunks are counted, not enumerated: a (10**9, 10**9) array of
+    (1000, 1000) chunks with one chunk written is verified at once (the whole
+    grid was walked before, which never ended)."""
+    import zarr
+
+    path = tmp_path / "sparse.zarr"
+    z = zarr.create_array(str(path), shape=(10**9, 10**9), chunks=(1000, 1000), dtype="f4", fill_value=0)
+    z[5, 5] = 1.0
+    r = run("verify", path, "--json")
+    assert r.code == 0, r.err
+    (rep,) = r.json()["arrays"]
+    assert (rep["total"], rep["stored"], rep["missing_count"]) == (10**12, 1, 10**12 - 1)
+    assert rep["missing"][:2] == ["c/0/1", "c/0/2"] and len(rep["missing"]) == 100
+
+
+@pytest.mark.parametrize("fmt,sep", [(2, "."), (2, "/"), (3, "/"), (3, ".")])
+def test_verify_counts_the_chunks_zarr_python_wrote(run, tmp_path, fmt, sep):
+    """Stored chunks are found from the store's listing for every key encoding,
+    0-d arrays included, and stray files are not taken for chunks."""
+    import numpy as np
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "g.zarr"), mode="w", zarr_format=fmt)
+    enc = {"name": "v2" if fmt == 2 else "default", "separator": sep}
+    a = root.create_array("a", shape=(7, 5), chunks=(2, 2), dtype="i4", fill_value=0, chunk_key_encoding=enc)
+    a[:4] = np.arange(20).reshape(4, 5) + 1  # chunk rows 0 and 1 stored, rows 2 and 3 missing
+    s = root.create_array("s", shape=(), dtype="f8", fill_value=0, chunk_key_encoding=enc)
+    s[()] = 2.5
+    (tmp_path / "g.zarr" / "a" / "notes.txt").write_text("not a chunk")
+    r = run("verify", tmp_path / "g.zarr", "--json")
+    assert r.code == 0, r.err
+    by_path = {x["path"]: x for x in r.json()["arrays"]}
+    assert (by_path["/a"]["total"], by_path["/a"]["stored"], by_path["/a"]["missing_count"]) == (12, 6, 6)
+    first_missing = "a/" + ("c" + sep if fmt == 3 else "") + sep.join(["2", "0"])
+    assert by_path["/a"]["missing"][0] == first_missing
+    assert (by_path["/s"]["total"], by_path["/s"]["stored"]) == (1, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from itertools import product
@@ -28,6 +29,26 @@ from ._common import (
 MAX_LISTED_MISSING = 100
 
 
+def _stored_units(arr: Array, prefix: str) -> set[tuple[int, ...]]:
+    """Grid coordinates of the stored units (chunks, or shards) of ``arr``, from
+    a listing of its keys: keys that are not chunk keys of the array (its
+    metadata, stray files, chunks outside the grid) are left out."""
+    meta = arr.metadata
+    grid = meta.grid_shape
+    encoding = meta.chunk_key_encoding
+    out: set[tuple[int, ...]] = set()
+    for key in arr.store.list_prefix(prefix):
+        rel = key[len(prefix):]
+        coords = encoding.decode(rel)
+        if coords is None or len(coords) != len(grid) or meta.chunk_key(coords) != rel:
+            if not grid and rel == meta.chunk_key(()):  # the one chunk of a 0-d array
+                out.add(())
+            continue
+        if all(0 <= c < g for c, g in zip(coords, grid)):
+            out.add(coords)
+    return out
+
+
 def verify_array(arr: Array, *, jobs: int = 4, progress: bool | None = None) -> dict[str, Any]:
     """Read every stored unit (chunk, or shard) of ``arr`` and decode it.
 
@@ -40,17 +61,23 @@ def verify_array(arr: Array, *, jobs: int = 4, progress: bool | None = None) -> 
     meta = arr.metadata
     unit = list(meta.chunk_shape)  # the stored unit: a shard for a sharded array
     prefix = f"{arr.path}/" if arr.path else ""
-    stored = set(arr.store.list_prefix(prefix))
     grid = meta.grid_shape
-    present: list[tuple[str, tuple[slice, ...]]] = []
+    stored_coords = _stored_units(arr, prefix)
+    total = math.prod(grid)
+    present = [
+        (prefix + meta.chunk_key(coords),
+         tuple(slice(c * u, min((c + 1) * u, s)) for c, u, s in zip(coords, unit, arr.shape)))
+        for coords in sorted(stored_coords)
+    ]
+    # the grid is walked only as far as the first missing keys listed: a sparse
+    # array of 10**12 chunks has that many missing, and counting them is arithmetic
     missing: list[str] = []
-    for coords in product(*(range(g) for g in grid)):
-        key = prefix + meta.chunk_key(coords)
-        if key in stored:
-            region = tuple(slice(c * u, min((c + 1) * u, s)) for c, u, s in zip(coords, unit, arr.shape))
-            present.append((key, region))
-        else:
-            missing.append(key)
+    if len(present) < total:
+        for coords in product(*(range(g) for g in grid)):
+            if coords not in stored_coords:
+                missing.append(prefix + meta.chunk_key(coords))
+                if len(missing) == MAX_LISTED_MISSING:
+                    break
 
     def check(item: tuple[str, tuple[slice, ...]]) -> tuple[str, str] | None:
         key, region = item
@@ -73,10 +100,10 @@ def verify_array(arr: Array, *, jobs: int = 4, progress: bool | None = None) -> 
     return {
         "path": arr.name,
         "stored_unit": "shard" if arr.shards else "chunk",
-        "total": len(present) + len(missing),
+        "total": total,
         "stored": len(present),
-        "missing_count": len(missing),
-        "missing": missing[:MAX_LISTED_MISSING],
+        "missing_count": total - len(present),
+        "missing": missing,
         "corrupt_count": len(corrupt),
         "corrupt": corrupt,
     }
