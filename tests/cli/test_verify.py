@@ -103,3 +103,36 @@ def test_verify_counts_the_chunks_zarr_python_wrote(run, tmp_path, fmt, sep):
     first_missing = "a/" + ("c" + sep if fmt == 3 else "") + sep.join(["2", "0"])
     assert by_path["/a"]["missing"][0] == first_missing
     assert (by_path["/s"]["total"], by_path["/s"]["stored"]) == (1, 1)
+
+
+def test_verify_reads_neighbouring_chunks_together_and_names_each_corrupt_one(run, tmp_path, monkeypatch):
+    """Chunks next to each other along the last axis are read in one call (a
+    call per chunk of a few KiB cost ten times the decode); a run holding a
+    corrupt chunk is read again chunk by chunk, so exactly the corrupt ones
+    are named."""
+    import numpy as np
+    import zarr
+
+    import zarr_engine as ze
+    from zarr_engine.cli.verify import verify_array
+
+    path = tmp_path / "row.zarr"
+    z = zarr.create_array(str(path), shape=(3, 400), chunks=(1, 10), dtype="i4", fill_value=0)
+    z[:] = np.arange(1200).reshape(3, 400) + 1
+    z[1, 100:110] = 0  # chunk (1, 10) all fill: not stored, splits row 1 into two runs
+    for key in ("c/0/7", "c/2/39"):
+        (path / key).write_bytes(b"garbage")
+    calls = []
+    real = ze.Array.__getitem__
+
+    def counting(self, sel):
+        calls.append(sel)
+        return real(self, sel)
+
+    monkeypatch.setattr(ze.Array, "__getitem__", counting)
+    rep = verify_array(ze.open_array(path, mode="r"), jobs=1, progress=False)
+    assert (rep["stored"], rep["missing"]) == (119, ["c/1/10"])
+    assert sorted(c["key"] for c in rep["corrupt"]) == ["c/0/7", "c/2/39"]
+    # one call per run (row 0, row 1 before and after the gap, row 2), then one
+    # per chunk of the two runs that failed
+    assert len(calls) == 4 + 40 + 40
