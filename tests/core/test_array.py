@@ -810,3 +810,30 @@ def test_keyword_names_a_zarr_python_user_writes_work_as_in_zarr_python(tmp_path
     # the lengths as separate arguments keep working
     arrays[1].resize(3, 2)
     assert_same(arrays[1][...], ref_all[:3, :2])
+
+
+def test_shrinking_resets_edge_chunks_decoded_in_parallel_batches(tmp_path, monkeypatch):
+    """The chunks a shrink leaves on the new edge are reset to the fill value beyond
+    it in batches (fetched together, decoded and encoded on the pool): growing
+    again shows the fill value there, as numpy's view of the data says, an edge
+    chunk absent stays absent and one left all fill is deleted."""
+    from zarr_engine.core import array as array_mod
+    from zarr_engine.core import pool
+
+    monkeypatch.setattr(array_mod, "BATCH_BYTES", 2 * 64 * 256 * 8)  # two edge chunks a batch
+    data = np.arange(300 * 512, dtype="f8").reshape(300, 512) + 1
+    data[64:128] = -1.0  # chunk row 1: all fill, never stored
+    data[128:130, :200] = -1.0  # what chunk (2, 0) keeps is all fill
+    a = ze.create_array(str(tmp_path / "r.zarr"), shape=data.shape, chunks=(64, 256), dtype="f8", fill_value=-1.0)
+    a[:] = data
+    pool.set_pool_size(2)  # chunks of 128 KiB: decoded on the pool when it has more than one thread
+    try:
+        a.resize((130, 200))
+    finally:
+        pool.set_pool_size(None)
+    keys = sorted(p.relative_to(tmp_path / "r.zarr").as_posix() for p in (tmp_path / "r.zarr" / "c").rglob("*") if p.is_file())
+    assert keys == ["c/0/0"]
+    a.resize((300, 512))
+    want = np.full(data.shape, -1.0)
+    want[:130, :200] = data[:130, :200]
+    np.testing.assert_array_equal(a[:], want)

@@ -326,3 +326,61 @@ def test_mode_w_minus_on_an_existing_node_advises_a_mode_the_call_takes(tmp_path
     assert "overwrite=True" not in str(info.value)
     assert "mode='w'" in str(info.value) and "mode='a'" in str(info.value)
     getattr(ze, opener)(path, mode="w", **kwargs)  # the advice works
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_consolidated_members_of_nested_groups_match_zarr_python(tmp_path, fmt):
+    """Each subgroup's part of the consolidated view (split out once per group,
+    not by scanning the whole view once per child) lists what zarr-python lists."""
+    import zarr
+
+    path = str(tmp_path / "n")
+    root = zarr.open_group(path, mode="w", zarr_format=fmt)
+    for i in range(12):
+        g = root.create_group(f"g{i}")
+        g.create_array("x", shape=(i + 1,), dtype="i2")
+        g.create_group("sub").create_array("y", shape=(2, i + 1), dtype="f4")
+    root.create_array("top", shape=(3,), dtype="u1")
+    zarr.consolidate_metadata(path)
+
+    ours = ze.open_group(path, mode="r")
+    assert ours.metadata.consolidated is not None
+    theirs = zarr.open_group(path, mode="r")
+    got = {n: (type(m).__name__, getattr(m, "shape", None)) for n, m in ours.members(max_depth=None)}
+    want = {n: (type(m).__name__, getattr(m, "shape", None)) for n, m in theirs.members(max_depth=None)}
+    assert got == want and len(got) == 12 * 4 + 1
+    for name in ("g3", "g3/sub", "g11/sub"):
+        sub = ours[name]
+        assert sub.metadata.consolidated is not None  # answered from the view, not the store
+        assert sorted(n for n, _ in sub.members(max_depth=None)) == sorted(n for n, _ in theirs[name].members(max_depth=None))
+    assert ours["g3"]["sub"].metadata.consolidated == ours["g3/sub"].metadata.consolidated
+    # a member deleted through a subgroup is gone from the views of the handles above it
+    w = ze.open_group(path, mode="a")
+    g5 = w["g5"]
+    del g5["sub"]
+    assert [n for n, _ in g5.members(max_depth=None)] == ["x"]
+    assert "g5/sub" not in w and [n for n, _ in w["g5"].members(max_depth=None)] == ["x"]
+
+
+def test_creating_below_a_consolidated_group_reads_only_its_kind(tmp_path):
+    """Creating a node checks that each ancestor is a group, and nothing more of
+    it: the ancestor's consolidated metadata is not parsed (10,000 nodes of it
+    cost 0.4 s for each array created below), so an entry there that does not
+    parse does not stop the creation, as in zarr-python."""
+    import json
+
+    import zarr
+
+    path = tmp_path / "c.zarr"
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    root.create_array("a", shape=(3,), dtype="i2")
+    zarr.consolidate_metadata(str(path))
+    doc = json.loads((path / "zarr.json").read_text())
+    doc["consolidated_metadata"]["metadata"]["a"]["shape"] = "bad"
+    (path / "zarr.json").write_text(json.dumps(doc))
+    zarr.create_array(str(path), name="z", shape=(2,), dtype="f4")  # zarr-python creates below it
+    b = ze.create_array(str(path), name="sub/b", shape=(4,), dtype="f4")
+    b[:] = [1, 2, 3, 4]
+    np.testing.assert_array_equal(zarr.open_array(str(path), path="sub/b")[:], [1, 2, 3, 4])
+    with pytest.raises(NodeTypeError, match="is an array, not a group"):
+        ze.create_array(str(path), name="z/inner", shape=(1,), dtype="i1")

@@ -127,12 +127,21 @@ def write_blocks(target: Array, max_block_bytes: int = 128 * 2**20) -> tuple[int
 
 
 def read_array(source: Array, blocks: tuple[int, ...]) -> da.Array:
-    """``source`` as a dask array with ``blocks``, through zarr_engine.dask when present."""
+    """``source`` as a dask array with ``blocks``, through zarr_engine.dask when present.
+
+    When every block is made of whole stored chunks of ``source``, each task
+    reads its block in one call. Otherwise the source is read one task per
+    stored chunk and rechunked, so that no chunk is decoded twice; that costs
+    a task per chunk, which on an array of many small chunks (10,000 of 1.6
+    KB) took four times as long as the copy itself.
+    """
     try:
         from ..dask import from_zarr  # type: ignore[attr-defined]
     except ImportError:
         from_zarr = None
     if from_zarr is not None:
+        if all(b % c == 0 or b >= s for b, c, s in zip(blocks, source.chunks, source.shape)):
+            return from_zarr(source, chunks=blocks)
         x = from_zarr(source)
         return x.rechunk(blocks) if x.chunksize != blocks else x
     return da.from_array(source, chunks=blocks, name=f"zarr-engine-read-{uuid.uuid4().hex}", lock=False,

@@ -25,7 +25,6 @@ from ._common import (
     parse_shape,
     parse_storage_options,
 )
-from .parallel import compute, dask_client
 
 
 def _floats(text: str | None, what: str) -> Any:
@@ -99,6 +98,7 @@ def _check_target(src: Array, args: argparse.Namespace, opts: dict[str, Any]) ->
 def cmd_pyramid(args: argparse.Namespace) -> int:
     """Build the pyramid (see ``zarr-engine pyramid --help``)."""
     from ..multiscale import build_pyramid
+    from .parallel import compute, dask_client
 
     opts = parse_storage_options(args.storage_option)
     if args.levels is not None and args.levels < 1:

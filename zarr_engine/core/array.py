@@ -18,6 +18,7 @@ from .cache import ChunkCache, cache_budget
 from .engine import ChunkIO
 from .indexing import OrthogonalPlan, PointPlan, blocks_to_selection, selection_kind, without_ellipsis
 from .nodes import Node, display_path, prefix_of, read_metadata, write_metadata
+from .pool import BATCH_BYTES, run_indexed
 
 
 class Array(Node):
@@ -456,11 +457,8 @@ class Array(Node):
                 straddle.append(coords)
         self._store.delete_many(drop)
         io = self._io
-        for coords in straddle:  # few: only chunks on the new edge
-            key = io.key(coords)
-            data = self._store.get(key)
-            if data is None:
-                continue
+
+        def reset(key: str, data: Any, coords: tuple[int, ...]) -> tuple[str, Any]:
             chunk = io.decode_writable(data, key)
             for ax, (c, cs, s) in enumerate(zip(coords, cshape, shape)):
                 keep = s - c * cs
@@ -468,11 +466,19 @@ class Array(Node):
                     idx = [slice(None)] * self.ndim
                     idx[ax] = slice(keep, None)
                     chunk[tuple(idx)] = io.fill
-            k, enc_bytes = engine._encode_or_drop(io, chunk, key, self._write_empty)
-            if enc_bytes is None:
-                self._store.delete(k)
-            else:
-                self._store.set(k, enc_bytes)
+            return engine._encode_or_drop(io, chunk, key, self._write_empty)
+
+        # the chunks on the new edge, in batches of about BATCH_BYTES: fetched in one
+        # call, decoded, reset and encoded on the pool (16 chunks of 4 MiB took 355 ms
+        # on one thread), then stored from this thread
+        per = max(1, BATCH_BYTES // max(1, io.chunk_nbytes))
+        for lo in range(0, len(straddle), per):
+            batch = [(io.key(c), c) for c in straddle[lo : lo + per]]
+            got = self._store.get_many([k for k, _ in batch])
+            todo = [(k, got[k], c) for k, c in batch if got.get(k) is not None]
+            done = run_indexed(lambda i: reset(*todo[i]), len(todo), item_bytes=io.chunk_nbytes)
+            self._store.delete_many([k for k, enc_bytes in done if enc_bytes is None])
+            self._store.set_many([(k, enc_bytes) for k, enc_bytes in done if enc_bytes is not None])
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` into the new part. Returns the new shape.

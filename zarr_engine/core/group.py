@@ -43,6 +43,8 @@ class Group(Node):
         # the group this one was obtained from (g["sub"]), told of deletions made through
         # this one so that its consolidated view stops listing what is gone
         self._parent: Group | None = None
+        # the consolidated view split by child (see _consolidated_below), with the view it was made from
+        self._below: tuple[dict[str, NodeMetadata] | None, dict[str, dict[str, NodeMetadata]]] | None = None
 
     @classmethod
     def open(cls, store: Store, path: str = "", *, zarr_format: int | None = None, use_consolidated: bool | None = None) -> "Group":
@@ -77,11 +79,33 @@ class Group(Node):
         sub = None
         if self._use_consolidated and self._meta.consolidated is not None:
             # give the child the part of our consolidated view below it
-            pre = rel + "/"
-            sub = {k[len(pre):]: v for k, v in self._meta.consolidated.items() if k.startswith(pre)}
+            if "/" in rel:
+                pre = rel + "/"
+                sub = {k[len(pre):]: v for k, v in self._meta.consolidated.items() if k.startswith(pre)}
+            else:
+                sub = self._consolidated_below().get(rel, {})
         g = Group(self._store, path, meta.replace(consolidated=sub) if sub is not None else meta)
         g._parent = self
         return g
+
+    def _consolidated_below(self) -> dict[str, dict[str, NodeMetadata]]:
+        """The consolidated view split by child: ``{child: {path below it: metadata}}``.
+
+        Built in one pass and kept until the view changes, so that walking a
+        group's children (``members``, ``tree``) costs the size of the view once,
+        not once per child group (10,000 nodes under 1,000 groups took seconds).
+        """
+        view = self._meta.consolidated
+        cached = self._below
+        if cached is not None and cached[0] is view:
+            return cached[1]
+        below: dict[str, dict[str, NodeMetadata]] = {}
+        for key, meta in (view or {}).items():
+            head, sep, rest = key.partition("/")
+            if sep:
+                below.setdefault(head, {})[rest] = meta
+        self._below = (view, below)
+        return below
 
     def _child_meta(self, rel: str) -> NodeMetadata:
         if self._use_consolidated and self._meta.consolidated is not None:

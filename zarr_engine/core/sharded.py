@@ -320,6 +320,10 @@ def _pipeline_whole(
             raise
 
     ahead = min(len(shards), AHEAD)
+    # inner chunks decoded per pool task: one when they are big, else enough to
+    # make about PARALLEL_MIN_BYTES of output (small ones cost mostly Python)
+    inner_nbytes = math.prod(layout.chunk_shape) * max(1, io.meta.dtype.itemsize)
+    per_run = max(1, PARALLEL_MIN_BYTES // max(1, inner_nbytes))
 
     def fetch(n: int) -> None:
         s = shards[n]
@@ -342,11 +346,16 @@ def _pipeline_whole(
         else:
             index, view = layout.split(value, key)
             tasks = [(j, layout.piece(view, index, local), key, local) for j, local in groups[s]]
-        left = [len(tasks)]
+        # one pool task per run of `per_run` inner chunks: a future per inner chunk
+        # of a few KiB cost more than decoding it (5 shards of 400 inner chunks of
+        # 1.6 KB: 16 ms a shard, against 8 ms for the same shard read alone)
+        runs = [tasks[lo : lo + per_run] for lo in range(0, len(tasks), per_run)]
+        left = [len(runs)]
 
-        def decode(j: int, piece: Any, key: str, local: int) -> None:
+        def decode(run: list[tuple[int, Any, str, int]]) -> None:
             try:
-                work(j, piece, key, local)
+                for t in run:
+                    work(*t)
             finally:
                 with lock:
                     left[0] -= 1
@@ -357,8 +366,8 @@ def _pipeline_whole(
                     # the shard `ahead` places on is read into the buffer just freed
                     futures.append(pool.submit(guarded, fetch, n + ahead))
 
-        for t in tasks:
-            futures.append(pool.submit(guarded, decode, *t))
+        for run in runs:
+            futures.append(pool.submit(guarded, decode, run))
 
     for n in range(ahead):
         futures.append(pool.submit(guarded, fetch, n))
