@@ -53,12 +53,17 @@ def test_fail_on_missing(run, hierarchy):
     assert r.code == 1 and "missing c/9" in r.out
 
 
-def test_verify_zip_store(run, hierarchy, tmp_path):
-    archive = tmp_path / "h.zip"
+def _zip_of(folder, archive):
+    """``folder``'s files zipped from within it, as a zip store of its hierarchy."""
     with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(hierarchy.rglob("*")):
+        for path in sorted(folder.rglob("*")):
             if path.is_file():
-                zf.write(path, path.relative_to(hierarchy).as_posix())
+                zf.write(path, path.relative_to(folder).as_posix())
+    return archive
+
+
+def test_verify_zip_store(run, hierarchy, tmp_path):
+    archive = _zip_of(hierarchy, tmp_path / "h.zip")
     r = run("verify", f"zip://{archive}", "--json")
     assert r.code == 0, r.err
     assert sum(a["stored"] for a in r.json()["arrays"]) == 18 + 4 + 4
@@ -67,11 +72,7 @@ def test_verify_zip_store(run, hierarchy, tmp_path):
 
 def test_verify_zip_member_failing_its_crc_is_reported_corrupt(run, hierarchy, tmp_path):
     # zipfile's BadZipFile used to escape: an internal error (exit 70) instead of a report
-    archive = tmp_path / "h.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(hierarchy.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(hierarchy).as_posix())
+    archive = _zip_of(hierarchy, tmp_path / "h.zip")
     with zipfile.ZipFile(archive) as zf:
         info = zf.getinfo("temperature/c/0/0/0")
     blob = bytearray(archive.read_bytes())

@@ -178,13 +178,7 @@ def test_metadata_documents_match_zarr_python(tmp_path, fmt):
               attributes={"units": "K", "nested": {"a": [1, 2]}}, dimension_names=("y", "x") if fmt == 3 else None)
     if fmt == 2:
         kw.pop("dimension_names")
-    ze.create_array(str(tmp_path / "ours"), **kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        zarr.create_array(str(tmp_path / "theirs"), **kw)
-    name = "zarr.json" if fmt == 3 else ".zarray"
-    ours = json.loads((tmp_path / "ours" / name).read_text())
-    theirs = json.loads((tmp_path / "theirs" / name).read_text())
+    ours, theirs = _array_documents(tmp_path, fmt, kw)
     assert ours == theirs
     if fmt == 2:
         assert json.loads((tmp_path / "ours" / ".zattrs").read_text()) == kw["attributes"]
@@ -322,13 +316,8 @@ def test_fill_value_none_and_unset_are_stored_as_zarr_python_stores_them(tmp_pat
     kw = dict(shape=(4,), chunks=(2,), dtype=dtype, zarr_format=fmt)
     if fill is not _FILL_UNSET:
         kw["fill_value"] = fill
-    ze.create_array(str(tmp_path / "ours"), **kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        zarr.create_array(str(tmp_path / "theirs"), **kw)
-    name = "zarr.json" if fmt == 3 else ".zarray"
-    ours = json.loads((tmp_path / "ours" / name).read_text())
-    assert ours == json.loads((tmp_path / "theirs" / name).read_text())
+    ours, theirs = _array_documents(tmp_path, fmt, kw)
+    assert ours == theirs
     assert (ours["fill_value"] is None) == (fmt == 2 and fill is None)
 
 
@@ -439,3 +428,13 @@ def test_v2_bitround_filter_on_big_endian_floats_rounds_the_values(tmp_path):
         warnings.simplefilter("ignore")
         np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "a"), mode="r")[...], rounded)
     np.testing.assert_array_equal(a[...], rounded)
+
+
+def _array_documents(tmp_path, fmt, kw):
+    """The array metadata documents zarr_engine and zarr-python write for one create_array call."""
+    ze.create_array(str(tmp_path / "ours"), **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.create_array(str(tmp_path / "theirs"), **kw)
+    name = "zarr.json" if fmt == 3 else ".zarray"
+    return tuple(json.loads((tmp_path / side / name).read_text()) for side in ("ours", "theirs"))
