@@ -88,8 +88,7 @@ def bare_n5_group(store: Store, path: str) -> GroupMetadata | None:
     :data:`N5_PROBE_FOLDERS` folders; None when there is none (an empty folder,
     or one with other content), so only the open calls' not-found path pays it.
     """
-    import json
-
+    from ..errors import MetadataError
     from ..format.n5 import ATTRIBUTES_KEY, is_n5_array_document
 
     prefix = prefix_of(path)
@@ -106,12 +105,12 @@ def bare_n5_group(store: Store, path: str) -> GroupMetadata | None:
         if not below:
             return None
         docs = store.get_many([f + ATTRIBUTES_KEY for f in below])
-        for raw in docs.values():
+        for key, raw in docs.items():
             try:
-                doc = json.loads(bytes(raw))
-            except (ValueError, UnicodeDecodeError):
+                doc = load_json(raw, display_path(path), key)
+            except MetadataError:  # not an N5 document: this folder says nothing
                 continue
-            if isinstance(doc, dict) and (is_n5_array_document(doc) or "n5" in doc):
+            if is_n5_array_document(doc) or "n5" in doc:
                 return GroupMetadata(zarr_format="n5")
         level = below
     return None
